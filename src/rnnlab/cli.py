@@ -1,0 +1,88 @@
+"""The command line: argument parsing only. Every command calls the library and prints what it returns.
+
+Flags default to ``None`` so that only the flags a user typed override the configuration file
+(``--config file.toml``), which in turn overrides the defaults of the task's config dataclass.
+A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
+exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _add_common(p: argparse.ArgumentParser, training: bool = True) -> None:
+    """Options shared by the training commands (DESIGN.md: Common options)."""
+    g = p.add_argument_group("common")
+    if training:
+        g.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell")
+        g.add_argument("--hidden", dest="hidden_size", type=int, help="hidden units per layer")
+        g.add_argument("--layers", dest="num_layers", type=int, help="stacked recurrent layers")
+        g.add_argument("--dropout", type=float, help="dropout between layers")
+        g.add_argument("--epochs", type=int, help="training epochs")
+        g.add_argument("--steps", type=int, help="training steps (optimizer updates)")
+        g.add_argument("--minutes", type=float, help="training budget in wall-clock minutes")
+        g.add_argument("--batch-size", dest="batch_size", type=int, help="batch size")
+        g.add_argument("--lr", type=float, help="learning rate")
+        g.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run exactly")
+    g.add_argument("--seed", type=int, help="random seed")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help="where to run (default auto)")
+    g.add_argument("--out", metavar="DIR", help="run directory (default runs/<command>-<timestamp>)")
+    g.add_argument("--config", metavar="FILE", help="TOML file of settings; flags override it")
+    g.add_argument("--quiet", action="store_true", default=None, help="no progress bar")
+
+
+def overrides(args: argparse.Namespace, *skip: str) -> dict:
+    """The settings the user gave explicitly (not None), minus CLI-only names."""
+    cli_only = {"command", "func", "config", "explain_command", "bench_command", *skip}
+    return {k: v for k, v in vars(args).items() if v is not None and k not in cli_only}
+
+
+def _cmd_lesson(args: argparse.Namespace) -> int:
+    from rnnlab import lesson
+
+    lesson.run(seed=42 if args.seed is None else args.seed, out=sys.stdout)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rnnlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="rnnlab",
+        description="Recurrent neural networks on sequences: forecast series, model text, see why they work.",
+    )
+    parser.add_argument("--version", action="version", version=f"rnnlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("lesson", help="the RNN lesson, step by step, run for real")
+    p.add_argument("--seed", type=int, help="random seed (default 42, the lesson's)")
+    p.set_defaults(func=_cmd_lesson)
+
+    # forecast / predict: rnnlab.forecast
+    # text / sample: rnnlab.text
+    # explain: rnnlab.explain
+    # bench: rnnlab.bench
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, UnicodeError) as e:
+        if os.environ.get("RNNLAB_DEBUG"):
+            raise
+        message = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"rnnlab {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
