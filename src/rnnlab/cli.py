@@ -73,8 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # rnnlab.train.TrainingInterrupted carries where its checkpoint is
+        checkpoint_dir, run_dir = getattr(e, "checkpoint_dir", None), getattr(e, "run_dir", None)
+        if checkpoint_dir is not None:
+            print(f"rnnlab {args.command}: interrupted; checkpoint saved in {checkpoint_dir}; "
+                  f"continue with --resume {run_dir}", file=sys.stderr)
+        else:
+            print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
         return 130
     except (ValueError, TypeError, OSError, UnicodeError) as e:
         if os.environ.get("RNNLAB_DEBUG"):
@@ -82,6 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
         print(f"rnnlab {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except RuntimeError as e:
+        from rnnlab.train import TrainingDiverged
+
+        if not isinstance(e, TrainingDiverged) or os.environ.get("RNNLAB_DEBUG"):
+            raise
+        print(f"rnnlab {args.command}: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,0 +1,264 @@
+"""Files of a run: weights, checkpoints, history, config — safetensors + JSON, atomic, never pickle.
+
+Decisions:
+
+* **Weights** (``model.safetensors``) are safetensors files of contiguous CPU tensors, so a model trained on a
+  GPU loads on a CPU and nothing is ever unpickled.
+* **A checkpoint** is a directory holding
+
+  - ``tensors.safetensors`` — every tensor (model, best weights, optimizer moments, RNG states as uint8
+    tensors, the carried recurrent state), keyed by a readable path such as ``optimizer.state.0.exp_avg``;
+  - ``meta.json`` — everything else (step, epoch, position in the epoch, history, …);
+  - ``state.pt`` — the same ``{"tensors": …, "meta": …}`` written by ``torch.save``, for tools that expect
+    a PyTorch file: ``torch.load(path, weights_only=True)`` reads it without running any pickled code
+    (DESIGN.md: "checkpoint/ … loadable with torch.load(weights_only=True)").
+
+  :func:`load_checkpoint` reads only the safetensors + JSON pair. The duplicate costs disk, not time that
+  matters: checkpoints are written once per evaluation.
+* **Atomic writes.** A file is written to a temporary file in the same directory, then ``os.replace``-d over
+  the target. A checkpoint directory is written whole into ``.<name>.tmp-<pid>`` beside it; the old directory
+  is renamed to ``.<name>.old-<pid>``, the new one renamed into place, the old one deleted. A crash at any
+  moment leaves either the complete old or the complete new checkpoint (if it strikes between the two
+  renames, :func:`load_checkpoint` finds the old one under its ``.old`` name).
+* **Nested state** (an optimizer's ``state_dict``, an LSTM's ``(h, c)``) is split by :func:`flatten` into
+  tensors plus a JSON skeleton in which every container is a one-key marker (``{"dict": [[key, value], …]}``,
+  ``{"tuple": […]}``, ``{"list": […]}``, ``{"tensor": name}``), so integer dict keys and tuples survive the
+  round trip; :func:`unflatten` rebuilds it.
+
+Example:
+    >>> import tempfile, torch
+    >>> d = Path(tempfile.mkdtemp()) / "checkpoint"
+    >>> save_checkpoint(d, {"w": torch.ones(2)}, {"step": 3})
+    >>> tensors, meta = load_checkpoint(d)
+    >>> meta["step"], tensors["w"].tolist()
+    (3, [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+TENSORS_FILE = "tensors.safetensors"
+META_FILE = "meta.json"
+TORCH_FILE = "state.pt"
+
+
+def new_run_dir(command: str, out: str | Path | None) -> Path:
+    """The run directory: ``out`` if given, else ``runs/<command>-<YYYYmmdd-HHMMSS>`` (suffixed ``-2``, ``-3``…
+    if that exists). The directory is NOT created: a failed run must not leave an empty one behind."""
+    if out is not None:
+        return Path(out)
+    base = Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def _cpu_tensors(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Detached, contiguous CPU copies (safetensors refuses shared or strided storage)."""
+    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
+
+
+def save_weights(path: str | Path, state_dict: Mapping[str, Tensor]) -> None:
+    """Save a ``state_dict`` as a safetensors file (CPU tensors), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(_cpu_tensors(state_dict), tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_weights(path: str | Path) -> dict[str, Tensor]:
+    """Load a safetensors file onto the CPU; a missing or corrupt file is a ``ValueError`` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint: weights file not found: {path}")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"checkpoint: {path} is not a readable safetensors file ({e})") from None
+
+
+def load_state_into(module: nn.Module, state_dict: Mapping[str, Tensor], source: str | Path) -> None:
+    """``module.load_state_dict(state_dict)``, but a mismatch is a ``ValueError`` that names it.
+
+    Args:
+        module: the model to fill.
+        state_dict: tensors read from ``source``.
+        source: where they came from, for the message.
+
+    Raises:
+        ValueError: keys missing or unexpected, or a shape that differs (e.g. a checkpoint of another model).
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k} is {tuple(own[k].shape)} in the model but {tuple(state_dict[k].shape)} in the file"
+              for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+    if unexpected:
+        problems.append(f"unexpected {', '.join(unexpected[:5])}{' …' if len(unexpected) > 5 else ''}")
+    problems += shapes[:3]
+    if problems:
+        raise ValueError(f"checkpoint: {source} holds weights of another model: {'; '.join(problems)}")
+    module.load_state_dict(dict(state_dict))
+
+
+def flatten(obj: Any, prefix: str, tensors: dict[str, Tensor]) -> Any:
+    """Move every tensor in the nested ``obj`` into ``tensors`` (keys under ``prefix``); return a JSON skeleton.
+
+    Containers become one-key markers: ``{"dict": [[k, v], …]}``, ``{"list": […]}``, ``{"tuple": […]}``,
+    ``{"tensor": key}``; ``int``, ``float``, ``str``, ``bool`` and ``None`` stay as they are.
+    """
+    if isinstance(obj, Tensor):
+        tensors[prefix] = obj
+        return {"tensor": prefix}
+    if isinstance(obj, Mapping):
+        return {"dict": [[k, flatten(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        kind = "tuple" if isinstance(obj, tuple) else "list"
+        return {kind: [flatten(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {prefix}")
+
+
+def unflatten(skeleton: Any, tensors: Mapping[str, Tensor]) -> Any:
+    """Inverse of :func:`flatten`."""
+    if not isinstance(skeleton, dict):
+        return skeleton
+    (kind, value), = skeleton.items()
+    if kind == "tensor":
+        return tensors[value]
+    if kind == "dict":
+        return {k: unflatten(v, tensors) for k, v in value}
+    items = [unflatten(v, tensors) for v in value]
+    return tuple(items) if kind == "tuple" else items
+
+
+def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: Mapping[str, Any]) -> None:
+    """Write a checkpoint directory atomically: tensors.safetensors + meta.json (+ state.pt, see module doc).
+
+    Args:
+        directory: e.g. ``run_dir / "checkpoint"``; replaced whole if it exists.
+        tensors: flat name -> tensor (any device; saved as CPU copies).
+        meta: JSON-serialisable settings and counters.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    cpu = _cpu_tensors(tensors)
+    meta_text = json.dumps(dict(meta), indent=1) + "\n"
+    tmp = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
+    old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        save_file(cpu, str(tmp / TENSORS_FILE))
+        (tmp / META_FILE).write_text(meta_text, encoding="utf-8")
+        buffer = io.BytesIO()
+        torch.save({"tensors": cpu, "meta": json.loads(meta_text)}, buffer)
+        (tmp / TORCH_FILE).write_bytes(buffer.getvalue())
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(directory: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read a checkpoint directory written by :func:`save_checkpoint` (safetensors + JSON only).
+
+    Returns:
+        ``(tensors, meta)``, tensors on the CPU.
+
+    Raises:
+        ValueError: no checkpoint there, or its files are unreadable.
+    """
+    directory = Path(directory)
+    if not (directory / META_FILE).is_file():
+        # a crash between the two renames of save_checkpoint leaves the previous checkpoint under .old
+        survivors = sorted(directory.parent.glob(f".{directory.name}.old-*")) if directory.parent.is_dir() else []
+        if not survivors:
+            raise ValueError(f"checkpoint: no checkpoint in {directory} (expected {META_FILE} and {TENSORS_FILE})")
+        directory = survivors[-1]
+    try:
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"checkpoint: {directory / META_FILE} is unreadable ({e})") from None
+    return load_weights(directory / TENSORS_FILE), meta
+
+
+def write_history_csv(path: str | Path, history: list[dict]) -> None:
+    """Write one row per evaluation (columns in order of first appearance) to a CSV file, atomically."""
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
+                         for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """The ``config.json`` of a run directory; a ``ValueError`` if ``run_dir`` is not one."""
+    path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"checkpoint: run directory not found: {run_dir}")
+    if not path.is_file():
+        raise ValueError(f"checkpoint: {run_dir} is not a run directory (no config.json)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"checkpoint: {path} is unreadable ({e})") from None

@@ -1,0 +1,535 @@
+"""One training loop for every task: get batch → loss → backward → clip → step → evaluate → checkpoint.
+
+A task (forecast windows, text TBPTT streams, an explain experiment) says how to make one epoch of
+batches, the loss of a batch and the validation loss (:class:`Task`); :func:`fit` does the rest: AdamW
+(plain Adam when ``weight_decay`` is 0), an optional warm-up and cosine schedule, gradient clipping,
+evaluation now and then, the best weights kept and restored, early stopping, a NaN/inf guard, a progress
+bar, checkpoints, Ctrl-C, exact resume and DistributedDataParallel.
+
+Decisions worth knowing:
+
+* **Budgets.** ``epochs``, ``steps`` and ``minutes`` may be combined; training stops at whichever ends
+  first (at least one is required). ``minutes`` is wall-clock time, summed across resumes.
+* **Schedule.** ``get_lr`` warms up linearly over ``warmup_steps``, then (cosine) decays to
+  ``lr * min_lr_ratio`` following the budget nearest to its end: the step budget (``steps``, or
+  ``epochs`` × batches per epoch) and, when ``minutes`` is given, the elapsed fraction of the time budget.
+* **Exact resume** means: a run interrupted (Ctrl-C or any checkpoint) and continued with ``resume=True``
+  ends with bit-identical weights to the same run uninterrupted, on the same machine and device, for
+  ``epochs``/``steps`` budgets. It holds because a checkpoint stores, besides model and optimizer: the step,
+  the epoch, the position in the epoch (batches done), the generator state at the start of the epoch, the
+  torch global RNG state (dropout) at the step boundary, the carried recurrent state, the running train
+  loss, the best weights and the patience counter. On resume the epoch's batches are rebuilt from the saved
+  generator state and the first ``position`` batches are drawn and skipped, so the task's ``batches`` must
+  draw its randomness from the ``generator`` it is given, not from global RNGs. With a ``minutes`` budget
+  the stopping point (and a cosine schedule) depend on the clock, so only the state is restored exactly.
+  Under DDP every rank restores rank 0's RNG states (only rank 0 writes), which is a correct continuation
+  but bit-exact only if the ranks' RNG streams were identical.
+* **Ctrl-C.** The first SIGINT is deferred to the end of the current step, so the checkpoint sits on a
+  step boundary; a second one interrupts at once. Either way :class:`TrainingInterrupted` is raised after the
+  checkpoint (if ``run_dir`` is given) is written.
+* **Divergence.** A non-finite loss, gradient norm or validation loss stops training: the model gets back its
+  best weights (or its initial ones if nothing was evaluated yet), the last good checkpoint is left as it
+  is, and :class:`TrainingDiverged` says so.
+* **Distributed.** Under torchrun (``WORLD_SIZE`` > 1) the process group is created if needed (gloo on CPU,
+  NCCL on CUDA, one GPU per ``LOCAL_RANK``), the model wrapped in DistributedDataParallel and
+  ``task.batches`` given ``rank``/``world_size``. One small all-reduce per step makes every rank agree on
+  what happens next (a rank out of batches ends the epoch for all; a NaN, a Ctrl-C or the end of the time
+  budget on any rank stops all), so all ranks take the same steps and collectives never hang. The
+  validation loss is rank 0's, broadcast, so early stopping agrees. Only rank 0 writes files and shows the
+  bar; checkpoint files are read by every rank on resume (one machine or a shared file system). Under DDP
+  ``task.loss`` receives the DDP wrapper: call ``model(...)``; the bare module is ``model.module``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from rnnlab import checkpoint as ckpt
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; every task's config carries these (see module docstring for the decisions)."""
+
+    epochs: int | None = None  # passes over the training batches (forecast); None = no epoch limit
+    steps: int | None = None  # optimizer updates (text); None = no step limit
+    minutes: float | None = None  # wall-clock budget; training stops at whichever budget ends first
+    lr: float = 1e-3  # peak learning rate (Adam/AdamW)
+    schedule: str = "constant"  # "constant" or "cosine" (to lr * min_lr_ratio over the step/time budget)
+    min_lr_ratio: float = 0.1  # cosine floor
+    warmup_steps: int = 0  # linear warm-up
+    weight_decay: float = 0.0  # AdamW decay
+    clip: float | None = 1.0  # max gradient norm; None = no clipping
+    eval_every: int | None = None  # steps between evaluations; None = after every epoch
+    patience: int | None = None  # evaluations without improvement before stopping; None = never stop early
+    seed: int = 0  # seeds the batch generator and torch's global RNG (dropout)
+    device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda"
+    quiet: bool = False  # no progress bar
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.steps is None and self.minutes is None:
+            raise ValueError("train: no budget; give at least one of epochs, steps, minutes")
+        for name in ("epochs", "steps", "eval_every", "patience"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ValueError(f"train: {name} must be a positive integer or None, got {value!r}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ValueError(f"train: minutes must be > 0, got {self.minutes!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"train: schedule must be 'constant' or 'cosine', got {self.schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"train: lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ValueError(f"train: min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if self.warmup_steps < 0 or self.weight_decay < 0:
+            raise ValueError("train: warmup_steps and weight_decay must be >= 0, got "
+                             f"{self.warmup_steps!r} and {self.weight_decay!r}")
+        if self.clip is not None and not self.clip > 0:
+            raise ValueError(f"train: clip must be > 0 or None, got {self.clip!r}")
+
+
+class Task(Protocol):
+    """What :func:`fit` needs to know about a problem."""
+
+    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1) -> Iterable:
+        """This rank's batches of one epoch, deterministic given (epoch, generator state)."""
+
+    def loss(self, model: nn.Module, batch: Any, state: Any) -> tuple[Tensor, Any]:
+        """Scalar training loss and the recurrent state to carry into the next batch (or None)."""
+
+    def evaluate(self, model: nn.Module) -> float:
+        """Validation loss (lower is better); called in eval mode under no_grad."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fit`; the checkpoint (if any) is in ``checkpoint_dir`` and the run in ``run_dir``."""
+
+    def __init__(self, message: str, checkpoint_dir: Path | None = None, run_dir: Path | None = None):
+        super().__init__(message)
+        self.checkpoint_dir = checkpoint_dir
+        self.run_dir = run_dir
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or gradient norm, or validation loss) became NaN or infinite."""
+
+    def __init__(self, message: str, step: int = 0, checkpoint_dir: Path | None = None):
+        super().__init__(message)
+        self.step = step
+        self.checkpoint_dir = checkpoint_dir
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` did: one history row per evaluation, the best validation loss, the counters."""
+
+    history: list[dict]  # {step, epoch, train_loss, val_loss, lr, seconds} per evaluation
+    best_val: float  # lowest validation loss (its weights are in the model)
+    steps: int  # optimizer updates done (over all resumes)
+    epochs: int  # epochs completed
+    seconds: float  # training wall-clock seconds (over all resumes)
+    stopped: str  # "budget" (epochs/steps/minutes) or "early" (patience)
+
+
+@dataclass
+class _Progress:
+    """The loop's counters: what a checkpoint stores besides tensors."""
+
+    step: int = 0  # optimizer updates done
+    epoch: int = 0  # epochs completed
+    position: int = 0  # batches done in the current epoch
+    best_val: float = math.inf
+    bad_evals: int = 0  # evaluations since the best one
+    seconds: float = 0.0  # wall-clock seconds before this (resumed) session started
+    loss_sum: float = 0.0  # training loss summed since the last evaluation
+    loss_count: int = 0
+    history: list = field(default_factory=list)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda if available else cpu; ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (must be available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if isinstance(name, str) and (name == "cuda" or name.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise ValueError(f"train: device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+        return torch.device(name)
+    raise ValueError(f"train: unknown device {name!r}; expected 'auto', 'cpu' or 'cuda'")
+
+
+def get_lr(config: TrainConfig, step: int, total_steps: int | None = None, time_fraction: float | None = None) -> float:
+    """Learning rate of update number ``step`` (0-based).
+
+    warm-up:  lr_t = lr · (t + 1) / T_w                          for t < T_w
+    cosine:   lr_t = lr_min + ½ (1 + cos(π p)) (lr − lr_min),   lr_min = lr · min_lr_ratio,
+              p = max((t − T_w) / (T − T_w), elapsed / budget), clamped to [0, 1]
+
+    Args:
+        config: ``lr``, ``schedule``, ``warmup_steps`` (T_w), ``min_lr_ratio``.
+        step: updates done before this one (t).
+        total_steps: the step budget T, or None if there is none.
+        time_fraction: elapsed / time budget, or None if there is no time budget.
+    """
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return config.lr
+    progress = 0.0
+    if total_steps is not None:
+        progress = (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps)
+    if time_fraction is not None:
+        progress = max(progress, time_fraction)
+    progress = min(max(progress, 0.0), 1.0)
+    lr_min = config.lr * config.min_lr_ratio
+    return lr_min + 0.5 * (1.0 + math.cos(math.pi * progress)) * (config.lr - lr_min)
+
+
+def evaluate(model: nn.Module, task: Task) -> float:
+    """``task.evaluate(model)`` in eval mode under no_grad, the model's mode restored after."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        value = float(task.evaluate(model))
+    model.train(was_training)
+    return value
+
+
+def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path | None = None,
+        resume: bool = False) -> TrainResult:
+    """Train ``model`` on ``task``; see the module docstring for budgets, schedule, resume, DDP.
+
+    Every evaluation appends a history row ``{step, epoch, train_loss, val_loss, lr, seconds}``; with
+    ``run_dir``, rank 0 then writes ``run_dir/checkpoint/`` (atomically) and ``run_dir/history.csv``.
+    The best weights (lowest validation loss) are in ``model`` when this returns.
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C, after the checkpoint is saved.
+        TrainingDiverged: on a NaN/inf loss; the model holds its best weights.
+        ValueError: ``resume`` without a checkpoint in ``run_dir``, or one of another model.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if resume and run_dir is None:
+        raise ValueError("train: resume=True needs the run_dir to continue from")
+    world = _Distributed.start(resolve_device(config.device))
+    model.to(world.device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed + world.rank)
+    p, state, best = _Progress(), None, _copy(model.state_dict())
+    epoch_generator_state, rng_state, resume_rng = generator.get_state(), torch.get_rng_state(), None
+    if resume:
+        p, state, best, epoch_generator_state, resume_rng = _restore(run_dir, model, optimizer, world.device)
+    net = world.wrap(model)
+    total_steps = _total_steps(config, task, epoch_generator_state, world)
+    bar = tqdm(total=total_steps, initial=p.step, disable=config.quiet or world.rank != 0, unit="step",
+               dynamic_ncols=True, leave=False)
+    clock = time.perf_counter() - p.seconds
+    skip = p.position  # batches of the current epoch already done (resume)
+    batches: Iterator | None = None
+    stopped, lr, last_postfix = "budget", get_lr(config, p.step, total_steps), 0.0
+
+    def record_evaluation() -> bool:
+        """Evaluate, append a history row, keep the best weights, checkpoint; True if patience ran out."""
+        nonlocal best
+        val = world.broadcast(evaluate(model, task))
+        p.history.append({"step": p.step, "epoch": p.epoch,
+                          "train_loss": p.loss_sum / p.loss_count if p.loss_count else math.nan,
+                          "val_loss": val, "lr": lr, "seconds": round(time.perf_counter() - clock, 3)})
+        p.loss_sum, p.loss_count = 0.0, 0
+        if not math.isfinite(val):
+            _diverge(model, best, p, run_dir, f"the validation loss is {val}")
+        if val < p.best_val:
+            p.best_val, p.bad_evals, best = val, 0, _copy(model.state_dict())
+        else:
+            p.bad_evals += 1
+        if run_dir is not None and world.rank == 0:
+            _save(run_dir, model, best, optimizer, state, p, torch.get_rng_state(), epoch_generator_state, config,
+                  time.perf_counter() - clock)
+            ckpt.write_history_csv(run_dir / "history.csv", p.history)
+        bar.set_postfix(_postfix(task, p, val, time.perf_counter() - clock), refresh=False)
+        return config.patience is not None and p.bad_evals >= config.patience
+
+    with _deferred_interrupt() as interrupt:
+        try:
+            while True:
+                # -- budgets known without asking the other ranks
+                if config.steps is not None and p.step >= config.steps:
+                    break
+                if batches is None:
+                    if config.epochs is not None and p.epoch >= config.epochs:
+                        break
+                    generator.set_state(epoch_generator_state)
+                    batches = iter(task.batches(p.epoch, generator, world.rank, world.size))
+                    for _ in range(skip):
+                        next(batches)
+                    skip = 0
+                    if resume_rng is not None:  # after the skipped batches: dropout continues where it stopped
+                        torch.set_rng_state(resume_rng)
+                        resume_rng = None
+                rng_state = torch.get_rng_state()  # the step boundary a Ctrl-C checkpoint records
+
+                # -- get batch, forward, loss; then all ranks agree on what happens next
+                batch = next(batches, None)
+                loss, carried = task.loss(net, batch, state) if batch is not None else (None, None)
+                now = world.agree(batch is None, loss, interrupt.is_set(), time.perf_counter() - clock)
+                if now.interrupted:
+                    raise KeyboardInterrupt
+                if config.minutes is not None and now.elapsed >= 60 * config.minutes:
+                    break
+                if now.epoch_ended:
+                    p.epoch, p.position, batches, state = p.epoch + 1, 0, None, None
+                    epoch_generator_state = generator.get_state()
+                    if config.eval_every is None and record_evaluation():
+                        stopped = "early"
+                        break
+                    continue
+                if not math.isfinite(now.loss):
+                    _diverge(model, best, p, run_dir, f"the training loss is {now.loss} at step {p.step + 1}")
+
+                # -- backward, clip, step
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip or math.inf)
+                if not math.isfinite(grad_norm):
+                    _diverge(model, best, p, run_dir, f"the gradient norm is {float(grad_norm)} at step {p.step + 1}")
+                time_fraction = now.elapsed / (60 * config.minutes) if config.minutes is not None else None
+                lr = get_lr(config, p.step, total_steps, time_fraction)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                optimizer.step()
+                state = _detach(carried)
+                p.step, p.position = p.step + 1, p.position + 1
+                p.loss_sum, p.loss_count = p.loss_sum + now.loss, p.loss_count + 1
+
+                # -- progress, evaluation now and then (with its checkpoint)
+                bar.update(1)
+                if time.perf_counter() - last_postfix > 0.5:
+                    last_postfix = time.perf_counter()
+                    bar.set_postfix(_postfix(task, p, now.loss, now.elapsed), refresh=False)
+                if config.eval_every is not None and p.step % config.eval_every == 0 and record_evaluation():
+                    stopped = "early"
+                    break
+            if p.loss_count or not p.history:  # the steps since the last evaluation count too
+                record_evaluation()
+        except KeyboardInterrupt:
+            bar.close()
+            checkpoint_dir = None
+            if run_dir is not None:
+                checkpoint_dir = run_dir / "checkpoint"
+                if world.rank == 0:
+                    _save(run_dir, model, best, optimizer, state, p, rng_state, epoch_generator_state, config,
+                          time.perf_counter() - clock)
+            world.finish(ok=False)
+            where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
+            raise TrainingInterrupted(f"train: interrupted at step {p.step}; {where}", checkpoint_dir, run_dir) from None
+        except BaseException:
+            bar.close()
+            world.finish(ok=False)
+            raise
+    bar.close()
+    model.load_state_dict(best)
+    world.finish(ok=True)
+    return TrainResult(history=p.history, best_val=p.best_val, steps=p.step, epochs=p.epoch,
+                       seconds=time.perf_counter() - clock, stopped=stopped)
+
+
+def _postfix(task: Task, p: _Progress, train_loss: float, seconds: float) -> dict:
+    """The bar's postfix: train loss, latest val loss, and whatever the task adds."""
+    postfix = {"loss": f"{train_loss:.4f}"}
+    if p.history:
+        postfix["val"] = f"{p.history[-1]['val_loss']:.4f}"
+    describe = getattr(task, "describe_progress", None)
+    if describe is not None:
+        postfix.update(describe(p.step, seconds))
+    return postfix
+
+
+def _total_steps(config: TrainConfig, task: Task, generator_state: Tensor, world: "_Distributed") -> int | None:
+    """The step budget: ``steps``, or ``epochs`` × batches per epoch, whichever is smaller (None if neither)."""
+    candidates = [config.steps] if config.steps is not None else []
+    if config.epochs is not None:
+        generator = torch.Generator()
+        generator.set_state(generator_state)
+        batches = task.batches(0, generator, world.rank, world.size)
+        per_epoch = len(batches) if hasattr(batches, "__len__") else sum(1 for _ in batches)
+        candidates.append(config.epochs * world.minimum(per_epoch))
+    return min(candidates) if candidates else None
+
+
+def _copy(state_dict: dict) -> dict:
+    return {k: v.detach().clone() for k, v in state_dict.items()}
+
+
+def _detach(state: Any) -> Any:
+    """A carried recurrent state (tensor, or nested tuples/lists of them) cut from the graph."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, (tuple, list)):
+        return type(state)(_detach(s) for s in state)
+    return state
+
+
+def _to_device(state: Any, device: torch.device) -> Any:
+    if isinstance(state, Tensor):
+        return state.to(device)
+    if isinstance(state, (tuple, list)):
+        return type(state)(_to_device(s, device) for s in state)
+    return state
+
+
+def _diverge(model: nn.Module, best: dict, p: _Progress, run_dir: Path | None, what: str) -> None:
+    """Stop: put the best weights back, leave the last good checkpoint, raise TrainingDiverged."""
+    model.load_state_dict(best)
+    if p.history and math.isfinite(p.best_val):
+        kept = f"restored the best weights (val loss {p.best_val:.6g})"
+    else:
+        kept = "restored the initial weights (nothing was evaluated yet)"
+    checkpoint_dir = run_dir / "checkpoint" if run_dir is not None else None
+    if checkpoint_dir is not None and (checkpoint_dir / ckpt.META_FILE).is_file():
+        kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try --resume with a lower --lr)"
+    raise TrainingDiverged(f"train: training diverged: {what}; {kept}", p.step, checkpoint_dir)
+
+
+def _save(run_dir: Path, model: nn.Module, best: dict, optimizer: torch.optim.Optimizer, state: Any,
+          p: _Progress, rng_state: Tensor, epoch_generator_state: Tensor, config: TrainConfig,
+          seconds: float) -> None:
+    """Write run_dir/checkpoint/ (see module docstring: what exact resume needs)."""
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"best.{k}": v for k, v in best.items()})
+    tensors["rng.torch"] = rng_state
+    tensors["rng.generator"] = epoch_generator_state
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
+    meta = dataclasses.asdict(p) | {
+        "format": 1,
+        "seconds": seconds,
+        "optimizer": ckpt.flatten(optimizer.state_dict(), "optimizer", tensors),
+        "state": ckpt.flatten(state, "state", tensors),
+        "config": dataclasses.asdict(config),
+    }
+    ckpt.save_checkpoint(run_dir / "checkpoint", tensors, meta)
+
+
+def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+    """Load run_dir/checkpoint/ into model and optimizer; return the loop's counters and states."""
+    directory = run_dir / "checkpoint"
+    tensors, meta = ckpt.load_checkpoint(directory)
+    ckpt.load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, directory)
+    best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
+    optimizer.load_state_dict(ckpt.unflatten(meta["optimizer"], tensors))
+    if "rng.cuda" in tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+    names = {f.name for f in dataclasses.fields(_Progress)}
+    p = _Progress(**{k: v for k, v in meta.items() if k in names})
+    state = _to_device(ckpt.unflatten(meta["state"], tensors), device)
+    return p, state, best, tensors["rng.generator"], tensors["rng.torch"]
+
+
+class _Agreement:
+    """What every rank does after this step's forward pass (the same on all ranks)."""
+
+    def __init__(self, epoch_ended: bool, loss: float, interrupted: bool, elapsed: float):
+        self.epoch_ended, self.loss, self.interrupted, self.elapsed = epoch_ended, loss, interrupted, elapsed
+
+
+class _Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when not distributed)."""
+
+    def __init__(self, device: torch.device, rank: int = 0, size: int = 1, created: bool = False):
+        self.device, self.rank, self.size, self.created = device, rank, size, created
+
+    @classmethod
+    def start(cls, device: torch.device) -> "_Distributed":
+        """Join (or create, under torchrun) the process group; one GPU per LOCAL_RANK on CUDA."""
+        initialised = dist.is_available() and dist.is_initialized()
+        size = dist.get_world_size() if initialised else int(os.environ.get("WORLD_SIZE", "1"))
+        if size <= 1:
+            return cls(device)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        if not initialised:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(device, dist.get_rank(), dist.get_world_size(), created=not initialised)
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        if self.size == 1:
+            return model
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+
+    def _tensor(self, values: list[float]) -> Tensor:
+        return torch.tensor(values, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
+
+    def agree(self, epoch_ended: bool, loss: Tensor | None, interrupted: bool, elapsed: float) -> _Agreement:
+        """One all-reduce: any rank out of batches, interrupted or non-finite counts for all; rank 0's clock."""
+        value = float(loss.detach()) if loss is not None else 0.0
+        if self.size == 1:
+            return _Agreement(epoch_ended, value, interrupted, elapsed)
+        finite = math.isfinite(value)
+        t = self._tensor([float(epoch_ended), value if finite else 0.0, float(not finite), float(interrupted),
+                          elapsed if self.rank == 0 else 0.0])
+        dist.all_reduce(t)
+        ended, total, nonfinite, stop, clock = t.tolist()
+        return _Agreement(ended > 0, total / self.size if nonfinite == 0 else math.nan, stop > 0, clock)
+
+    def broadcast(self, value: float) -> float:
+        """Rank 0's value on every rank."""
+        if self.size == 1:
+            return value
+        t = self._tensor([value])
+        dist.broadcast(t, 0)
+        return float(t.item())
+
+    def minimum(self, value: int) -> int:
+        if self.size == 1:
+            return value
+        t = self._tensor([float(value)])
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return int(t.item())
+
+    def finish(self, ok: bool) -> None:
+        """Destroy the process group if we created it (after a barrier when all went well)."""
+        if self.created and dist.is_initialized():
+            if ok:
+                dist.barrier()
+            dist.destroy_process_group()
+
+
+@contextmanager
+def _deferred_interrupt() -> Iterator[threading.Event]:
+    """The first Ctrl-C sets the event (the loop stops at the step boundary); a second one interrupts at once."""
+    event = threading.Event()
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None or previous == signal.SIG_IGN:
+        yield event
+        return
+
+    def handler(signum, frame):
+        if event.is_set():
+            raise KeyboardInterrupt
+        event.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
