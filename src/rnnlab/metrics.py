@@ -1,0 +1,94 @@
+"""Forecast accuracy metrics and the baselines a forecaster must beat.
+
+Metrics compare actual values ``y`` with forecasts ``p`` over the same ``n`` test points:
+
+    MSE   = mean((y - p)^2)                 RMSE  = sqrt(MSE)
+    MAE   = mean(|y - p|)
+    MAPE  = 100 * mean(|y - p| / |y|)       over the points where y != 0 (percent)
+    sMAPE = 100 * mean(2 |y - p| / (|y| + |p|))   (a 0/0 term counts as 0; percent)
+    MASE  = MAE / mean(|x_t - x_{t-m}|)     the in-sample seasonal-naive error on the training series x,
+                                            season m (m = 1: the naive error)
+
+Baselines, each forecasting ``n`` steps from a history ``x_1 .. x_T``:
+    naive           p_{T+h} = x_T
+    seasonal naive  p_{T+h} = x_{T - m + ((h - 1) mod m) + 1}   (the last season, repeated)
+    linear          a least-squares linear autoregression on the last ``L`` values (:class:`LinearAR`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+METRICS = ("mse", "rmse", "mae", "mape", "smape", "mase")
+
+
+def forecast_metrics(actual: np.ndarray, predicted: np.ndarray, train: np.ndarray, season: int = 1) -> dict:
+    """MSE, RMSE, MAE, MAPE, sMAPE and MASE of ``predicted`` against ``actual`` (see the module docstring).
+
+    Args:
+        actual: ``(n,)`` test values.
+        predicted: ``(n,)`` forecasts of the same points.
+        train: the in-sample series that scales MASE.
+        season: ``m`` for MASE's seasonal-naive scale; falls back to 1 when the series is too short.
+
+    Returns:
+        ``{"mse", "rmse", "mae", "mape", "smape", "mase"}`` as floats (``nan`` where undefined).
+    """
+    y = np.asarray(actual, dtype=np.float64)
+    p = np.asarray(predicted, dtype=np.float64)
+    if y.shape != p.shape or y.ndim != 1 or len(y) == 0:
+        raise ValueError(f"metrics: actual and predicted must be equal-length 1-D arrays, got {y.shape} and {p.shape}")
+    error = y - p
+    mse = float(np.mean(error**2))
+    mae = float(np.mean(np.abs(error)))
+    nonzero = y != 0
+    mape = float(100 * np.mean(np.abs(error[nonzero]) / np.abs(y[nonzero]))) if nonzero.any() else float("nan")
+    denominator = np.abs(y) + np.abs(p)
+    safe = np.where(denominator > 0, denominator, 1.0)
+    smape = float(100 * np.mean(np.where(denominator > 0, 2 * np.abs(error) / safe, 0.0)))
+    x = np.asarray(train, dtype=np.float64)
+    m = season if len(x) > season else 1
+    # scale = mean(|x_t - x_{t-m}|)
+    scale = float(np.mean(np.abs(x[m:] - x[:-m]))) if len(x) > m else float("nan")
+    mase = mae / scale if scale > 0 else float("nan")
+    return {"mse": mse, "rmse": float(np.sqrt(mse)), "mae": mae, "mape": mape, "smape": smape, "mase": mase}
+
+
+def naive(history: np.ndarray, n: int) -> np.ndarray:
+    """``p_{T+h} = x_T`` for ``h = 1..n``."""
+    return np.full(n, float(history[-1]))
+
+
+def seasonal_naive(history: np.ndarray, n: int, season: int) -> np.ndarray:
+    """The last full season repeated: ``p_{T+h} = x_{T - m + ((h-1) mod m) + 1}``; ``m = 1`` is :func:`naive`."""
+    m = min(max(int(season), 1), len(history))
+    last = np.asarray(history[-m:], dtype=np.float64)
+    return last[np.arange(n) % m]
+
+
+class LinearAR:
+    """Linear autoregression fitted by least squares: ``y = [x, 1] W`` for every output at once.
+
+    Args (of :meth:`fit`):
+        inputs: ``(N, L)`` windows; targets: ``(N, O)`` the values that follow (``O = 1`` recursive,
+        ``O = H`` direct).
+
+    Attributes:
+        weight: ``(L, O)``; bias: ``(O,)``.
+
+    Example:
+        >>> x = np.sin(np.arange(50) * 0.3)
+        >>> ar = LinearAR().fit(np.stack([x[i:i+3] for i in range(46)]), x[3:49, None])
+        >>> bool(abs(ar(x[None, 46:49])[0, 0] - x[49]) < 1e-8)
+        True
+    """
+
+    def fit(self, inputs: np.ndarray, targets: np.ndarray) -> "LinearAR":
+        design = np.concatenate([inputs, np.ones((len(inputs), 1))], axis=1)  # -> (N, L + 1)
+        # W = argmin ||[X, 1] W - Y||^2
+        solution, *_ = np.linalg.lstsq(design, targets, rcond=None)  # -> (L + 1, O)
+        self.weight, self.bias = solution[:-1], solution[-1]
+        return self
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        return inputs @ self.weight + self.bias  # (N, L) -> (N, O)
