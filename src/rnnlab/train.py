@@ -24,8 +24,9 @@ Decisions worth knowing:
   the stopping point (and a cosine schedule) depend on the clock, so only the state is restored exactly.
   Under DDP every rank restores rank 0's RNG states (only rank 0 writes), which is a correct continuation
   but bit-exact only if the ranks' RNG streams were identical.
-* **Ctrl-C.** The first SIGINT is deferred to the end of the current step, so the checkpoint sits on a
-  step boundary; a second one interrupts at once. Either way :class:`TrainingInterrupted` is raised after the
+* **Ctrl-C.** The first SIGINT is deferred to the next step boundary (checked, on every rank, right after
+  the forward pass: the step in progress makes no update and is redone on resume), so the checkpoint is
+  consistent; a second SIGINT interrupts at once. Either way :class:`TrainingInterrupted` is raised after the
   checkpoint (if ``run_dir`` is given) is written.
 * **Divergence.** A non-finite loss, gradient norm or validation loss stops training: the model gets back its
   best weights (or its initial ones if nothing was evaluated yet), the last good checkpoint is left as it

@@ -1,0 +1,73 @@
+"""rnnlab.report: the page parses, every figure it names exists beside it as a PNG, nothing external."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from rnnlab.report import Section, save_figure, write_report  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class Page(HTMLParser):
+    """Collects tags, attributes and text of an HTML page."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags, self.imgs, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "img":
+            self.imgs.append(dict(attrs))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _figure(run_dir, name):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [1, 0, 1])
+    return save_figure(fig, run_dir, name)
+
+
+def test_report_is_self_contained_and_names_existing_pngs(tmp_path):
+    loss = _figure(tmp_path, "loss.png")
+    hidden = _figure(tmp_path, "hidden_states.png")
+    assert plt.get_fignums() == []  # save_figure closed them
+    path = write_report(tmp_path, "text run <1>", [
+        Section("Metrics", "Bits per char on held-out text.\n\nSecond paragraph.",
+                table=[{"model": "lstm", "bpc": 1.23456789}, {"model": "gru", "bpc": float("nan"), "note": "a&b"}]),
+        Section("Training", figures=[loss, hidden]),
+    ])
+    assert path == tmp_path / "report.html"
+    page = Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    assert len(page.imgs) == 2
+    for img in page.imgs:
+        assert (tmp_path / img["src"]).read_bytes()[:8] == PNG_SIGNATURE
+        assert img["alt"].strip()
+    tags = [t for t, _ in page.tags]
+    assert "script" not in tags and "link" not in tags and "style" in tags
+    for _, attrs in page.tags:
+        for value in attrs.values():
+            assert "://" not in (value or "")  # no external assets or links
+    text = "".join(page.text)
+    assert "text run <1>" in text and "1.235" in text and "a&b" in text and "Second paragraph." in text
+    assert tags.count("tr") == 3 and tags.count("th") == 3  # header + 2 rows; columns model, bpc, note
+
+
+def test_missing_figure_and_bad_name(tmp_path):
+    with pytest.raises(ValueError, match="figure 'absent.png' of section 'S' is not in"):
+        write_report(tmp_path, "t", [Section("S", figures=["absent.png"])])
+    assert not (tmp_path / "report.html").exists()
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="plain file name ending in .png, got 'sub/x.png'"):
+        save_figure(fig, tmp_path, "sub/x.png")
+    plt.close(fig)
