@@ -1,0 +1,479 @@
+"""Character-level language models: :class:`CharModel` fits any text, measures bits per character, samples.
+
+The model is :class:`rnnlab.models.CharLM` (embedding -> recurrent layer -> logits); training goes through
+the shared loop :func:`rnnlab.train.fit` with truncated backpropagation through time: ``batch_size``
+contiguous streams of the training split, ``seq_len`` characters per chunk, the state carried from chunk
+to chunk and detached. Loss is in nats per character; bits per character are nats / ln 2.
+
+A run directory (``run_dir``) receives ``config.json`` (settings, vocabulary, data description,
+versions), ``model.safetensors``, ``metrics.json``, ``history.csv``, ``samples.txt``, ``report.html`` with
+its figure, ``checkpoint/`` and ``corpus.bin`` (the encoded text, so that ``--resume`` needs nothing else).
+
+Example:
+    >>> m = CharModel(hidden_size=32, num_layers=1, batch_size=4, seq_len=16, quiet=True)
+    >>> m = m.fit("the cat sat on the mat. " * 200, steps=5)
+    >>> len(m.sample(20, prime="the ", seed=0))
+    20
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rnnlab import checkpoint, config as cfg
+from rnnlab.data.text import Corpus, Vocab, stream_batches
+from rnnlab.models import CharLM
+
+DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
+SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report
+LN2 = math.log(2.0)
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Settings of a character model and its training (``[text]`` in a TOML file)."""
+
+    data: str = "python-stdlib"  # a text file, "-" for standard input, or a built-in corpus: python-stdlib
+    encoding: str = "utf-8"  # of the file or standard input
+    max_chars: int | None = None  # read at most this many characters (None: all; python-stdlib is capped at 4M)
+    cell: str = "rnn"  # rnn, lstm or gru
+    hidden_size: int = 256  # units per layer
+    num_layers: int = 2  # stacked recurrent layers
+    embedding_size: int = 64  # character embedding width
+    dropout: float = 0.0  # between layers and before the head
+    engine: str = "auto"  # see rnnlab.engines
+    seq_len: int = 100  # characters per chunk (truncated BPTT length)
+    batch_size: int = 64  # contiguous streams per process
+    lr: float = 4e-3  # peak learning rate (Adam)
+    schedule: str = "cosine"  # constant or cosine over the budget
+    warmup_steps: int = 100  # linear warm-up
+    min_lr_ratio: float = 0.05  # cosine floor, as a fraction of lr
+    weight_decay: float = 0.0  # AdamW decay
+    clip: float | None = 5.0  # max gradient norm
+    steps: int | None = None  # optimizer updates; with minutes, whichever ends first
+    minutes: float | None = None  # wall-clock budget; neither steps nor minutes: DEFAULT_MINUTES
+    eval_every: int = 200  # steps between validations (and checkpoints)
+    eval_chars: int | None = 1_000_000  # characters of the validation split read at each periodic validation
+    patience: int | None = None  # validations without improvement before stopping; None: never
+    seed: int = 0  # initialisation, batch order and dropout
+    device: str = "auto"  # auto (cuda if available), cpu, cuda
+    quiet: bool = False  # no progress bar
+
+
+def split_loss(model: CharLM, ids: np.ndarray, device: torch.device, chunk: int = 512) -> tuple[float, int]:
+    """Mean cross-entropy (nats per character) of predicting ``ids[1:]`` from what precedes, and how many.
+
+    The text is cut into ``S`` contiguous streams of at least 4,096 characters (at most 256 streams), read
+    together in chunks with the state carried, so every character but the first of each stream is scored
+    with its full preceding context in the stream; the last ``< S`` characters are left out.
+
+    Shape:
+        ids ``(T,)``; each chunk ``(S, chunk)``.
+    """
+    n_pred = len(ids) - 1
+    n_streams = max(1, min(256, n_pred // 4096))
+    stream_len = n_pred // n_streams
+    offsets = np.arange(n_streams, dtype=np.int64)[:, None] * stream_len
+    total, state = 0.0, None
+    for start in range(0, stream_len, chunk):
+        window = np.arange(start, min(start + chunk, stream_len) + 1, dtype=np.int64)
+        block = torch.from_numpy(np.asarray(ids[offsets + window]).astype(np.int64)).to(device)  # (S, l + 1)
+        logits, state = model(block[:, :-1], state)  # -> (S, l, V)
+        total += F.cross_entropy(logits.flatten(0, 1), block[:, 1:].flatten(), reduction="sum").item()
+    return total / (n_streams * stream_len), n_streams * stream_len
+
+
+class TextTask:
+    """The shared loop's view of a corpus (see :class:`rnnlab.train.Task`): TBPTT batches, loss, validation."""
+
+    def __init__(self, corpus: Corpus, config: TextConfig) -> None:
+        self.corpus, self.config = corpus, config
+        self.train = corpus.part("train")
+        val = corpus.part("val")
+        self.val = val if config.eval_chars is None else val[: config.eval_chars + 1]
+        self.world_size = 1
+        self.last_val: float | None = None
+
+    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
+        """Chunks of this rank's streams; from the second epoch on, the chunk boundaries shift at random."""
+        self.world_size = world_size
+        shift = 0 if epoch == 0 else int(torch.randint(0, self.config.seq_len, (1,), generator=generator))
+        return stream_batches(self.train, self.config.batch_size, self.config.seq_len, shift, rank, world_size)
+
+    def loss(self, model, batch, state):
+        """Cross-entropy in nats per character, and the state to carry into the next chunk."""
+        x, y = batch  # (N, L) each
+        device = next(model.parameters()).device
+        logits, state = model(x.to(device), state)  # -> (N, L, V)
+        return F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten()), state
+
+    def evaluate(self, model) -> float:
+        device = next(model.parameters()).device
+        self.last_val = split_loss(getattr(model, "module", model), self.val, device)[0]
+        return self.last_val
+
+    def describe_progress(self, steps_done: int, seconds: float) -> dict:
+        chars = steps_done * self.config.batch_size * self.config.seq_len * self.world_size
+        shown = {"chars/s": f"{chars / max(seconds, 1e-9):,.0f}"}
+        if self.last_val is not None:
+            shown["val bpc"] = f"{self.last_val / LN2:.3f}"
+        return shown
+
+
+class Stepper:
+    """One character in, the next character's logits out: a fitted :class:`CharLM` run one step at a time.
+
+    Sampling makes one network step per character, so the step's fixed cost is what matters. The
+    stepper copies the weights into NumPy once, folds the embedding into the first layer
+    (``E W_ih^T + b_ih`` is a ``(V, G)`` table, one row per character) and then runs each layer's
+    equation on vectors. It computes what ``model(x, state)`` computes (in eval mode) to float precision.
+
+    Args:
+        model: the network (``rnn``, ``lstm`` or ``gru``, one direction).
+        state: the state after the prime, as the model returns it.
+
+    Shape:
+        state ``(num_layers, 1, H)`` (a pair for LSTM); logits ``(V,)``.
+    """
+
+    def __init__(self, model: CharLM, state) -> None:
+        layer = model.rnn
+        self.mode, L = layer.mode, layer.num_layers
+        w = {k: v.detach().cpu().float().numpy() for k, v in layer.named_parameters()}
+        zero = np.zeros(w["weight_hh_l0"].shape[0], dtype=np.float32)
+        self.w_ih = [w[f"weight_ih_l{k}"] for k in range(L)]
+        self.w_hh = [w[f"weight_hh_l{k}"] for k in range(L)]
+        self.b_ih = [w.get(f"bias_ih_l{k}", zero) for k in range(L)]
+        self.b_hh = [w.get(f"bias_hh_l{k}", zero) for k in range(L)]
+        emb = model.embedding.weight.detach().cpu().float().numpy()
+        # the first layer's input term for every character: (V, E) @ (E, G) + (G,) -> (V, G)
+        self.table = emb @ self.w_ih[0].T + self.b_ih[0]
+        self.w_fc = model.fc.weight.detach().cpu().float().numpy()
+        self.b_fc = model.fc.bias.detach().cpu().float().numpy()
+        parts = state if self.mode == "lstm" else (state,)
+        self.h = [p[:, 0].detach().cpu().float().numpy() for p in parts][0]  # (num_layers, H)
+        self.c = parts[1][:, 0].detach().cpu().float().numpy() if self.mode == "lstm" else None
+
+    def __call__(self, i: int) -> np.ndarray:
+        x = None
+        for k in range(len(self.w_hh)):
+            gi = self.table[i] if k == 0 else self.w_ih[k] @ x + self.b_ih[k]  # (G,)
+            gh = self.w_hh[k] @ self.h[k] + self.b_hh[k]  # (G,)
+            if self.mode == "lstm":
+                # i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh);  c' = f c + i g;  h' = o tanh(c')
+                g_i, g_f, g_g, g_o = np.split(gi + gh, 4)
+                self.c[k] = _sigmoid(g_f) * self.c[k] + _sigmoid(g_i) * np.tanh(g_g)
+                self.h[k] = _sigmoid(g_o) * np.tanh(self.c[k])
+            elif self.mode == "gru":
+                # r, z = σ(...); n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1 - z) n + z h
+                i_r, i_z, i_n = np.split(gi, 3)
+                h_r, h_z, h_n = np.split(gh, 3)
+                r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
+                self.h[k] = (1 - z) * np.tanh(i_n + r * h_n) + z * self.h[k]
+            else:
+                # h' = tanh(W_ih x + b_ih + W_hh h + b_hh)  (relu for nonlinearity="relu")
+                pre = gi + gh
+                self.h[k] = np.tanh(pre) if self.mode == "rnn_tanh" else np.maximum(pre, 0)
+            x = self.h[k]
+        return self.w_fc @ x + self.b_fc  # (V,)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class CharModel:
+    """A character-level language model: fit it on text, measure bits per character, sample from it.
+
+    ``__init__`` only stores settings (any field of :class:`TextConfig`); :meth:`fit` reads the text,
+    builds the vocabulary and the network, trains, and sets the learned attributes: ``vocab_``
+    (:class:`~rnnlab.data.text.Vocab`), ``model_`` (:class:`~rnnlab.models.CharLM`, on the CPU),
+    ``history_``, ``metrics_``, ``samples_``.
+
+    Args:
+        config: a :class:`TextConfig` to start from (default: its defaults).
+        **params: fields of :class:`TextConfig` to change.
+
+    Example:
+        >>> CharModel(cell="lstm", hidden_size=128).config.hidden_size
+        128
+    """
+
+    def __init__(self, config: TextConfig | None = None, **params) -> None:
+        self.config = cfg.resolve(TextConfig, cfg.to_dict(config or TextConfig()), params)
+
+    # ------------------------------------------------------------ training
+
+    def fit(self, data: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
+            run_dir: str | Path | None = None, resume: bool = False) -> "CharModel":
+        """Train on ``data`` (text, a file path, ``"-"`` for stdin, ``"python-stdlib"``; default ``config.data``).
+
+        Args:
+            data: see :meth:`rnnlab.data.text.Corpus.build` for how a string is read.
+            steps, minutes: the budget (override the config); neither anywhere: ``DEFAULT_MINUTES``.
+            run_dir: write the run directory here (see the module docstring).
+            resume: continue the interrupted run in ``run_dir`` exactly (its config and corpus are used).
+
+        Returns:
+            ``self``.
+        """
+        from rnnlab import train
+
+        if resume:
+            if run_dir is None:
+                raise ValueError("text: resume needs the run directory")
+            stored = checkpoint.read_run_config(run_dir)
+            _check_task(stored, run_dir)
+            self.config = c = cfg.resolve(TextConfig, stored["config"], {"quiet": self.config.quiet or None})
+            corpus = Corpus.open(Path(run_dir) / "corpus.bin", Vocab(stored["vocab"]), stored["data"]["source"],
+                                 tuple(stored["data"]["split"]))
+        else:
+            c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
+            if c.steps is None and c.minutes is None:
+                c = dataclasses.replace(c, minutes=DEFAULT_MINUTES)
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        train_config = _train_config(c)  # settings are checked before any file is written
+        device = train.resolve_device(c.device)
+        if not resume:
+            out = None if run_dir is None else Path(run_dir) / "corpus.bin"
+            corpus = _checked_corpus(c.data if data is None else data, c, out, world_size)
+            self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
+        corpus.check(c.batch_size, c.seq_len, world_size)
+        torch.manual_seed(c.seed)
+        model = CharLM(corpus.vocab.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, c.dropout,
+                       c.engine).to(device)
+        self.vocab_, self.corpus_ = corpus.vocab, corpus
+        if run_dir is not None and not resume and _is_rank0():
+            checkpoint.atomic_write_json(Path(run_dir) / "config.json", self._config_json(corpus))
+        task = TextTask(corpus, c)
+        result = train.fit(model, task, train_config, run_dir=None if run_dir is None else Path(run_dir),
+                           resume=resume)
+        model.eval()
+        with torch.no_grad():
+            val, _ = split_loss(model, corpus.part("val"), device)
+            test, _ = split_loss(model, corpus.part("test"), device)
+        self.model_ = model.cpu()
+        self.history_ = result.history
+        chars = result.steps * c.batch_size * c.seq_len * world_size
+        self.metrics_ = {
+            "task": "text", "val_loss": val, "val_bpc": val / LN2, "test_loss": test, "test_bpc": test / LN2,
+            "train_seconds": result.seconds, "steps": result.steps,
+            "chars_per_second": chars / max(result.seconds, 1e-9), "stopped": result.stopped,
+            "vocab_size": corpus.vocab.size, "parameters": sum(p.numel() for p in model.parameters()),
+        }
+        self.samples_ = {t: self.sample(400, temperature=t, seed=c.seed) for t in SAMPLE_TEMPERATURES}
+        if run_dir is not None and _is_rank0():
+            self._write_run(Path(run_dir))
+        return self
+
+    @classmethod
+    def resume(cls, run_dir: str | Path) -> "CharModel":
+        """Continue the interrupted run in ``run_dir`` exactly where its checkpoint left it."""
+        return cls().fit(run_dir=run_dir, resume=True)
+
+    # ------------------------------------------------------------ using a fitted model
+
+    def evaluate(self, text: str) -> dict:
+        """Nats and bits per character of predicting each character of ``text`` from those before it.
+
+        Returns:
+            ``{"loss": nats per char, "bpc": bits per char, "chars": characters scored}``.
+        """
+        self._check_fitted()
+        if not isinstance(text, str) or len(text) < 2:
+            raise ValueError("text: evaluate needs a string of at least 2 characters")
+        ids = self.vocab_.encode(text, what="evaluation text")
+        self.model_.eval()
+        with torch.no_grad():
+            loss, n = split_loss(self.model_, ids, torch.device("cpu"))
+        return {"loss": loss, "bpc": loss / LN2, "chars": n}
+
+    def generate(self, n: int, prime: str = "", temperature: float = 0.8, top_k: int | None = None,
+                 seed: int | None = None, greedy: bool = False) -> Iterator[str]:
+        """Yield ``n`` characters one at a time, each from one step of the network with the state carried.
+
+        The prime is read once, in one call; afterwards each step reads only the character just produced.
+        Without a prime the model starts after a newline (or its first character if it has no newline).
+
+        Args:
+            n: characters to generate.
+            prime: text to continue (not repeated in the output).
+            temperature: divides the logits; lower is more conservative. Default: 0.8.
+            top_k: sample among the ``k`` likeliest characters only. Default: all.
+            seed: the same seed gives the same text; ``None`` draws one.
+            greedy: always take the likeliest character (ignores temperature, top_k, seed).
+        """
+        self._check_fitted()
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"text: sample length must be a non-negative integer, got {n!r}")
+        if not temperature > 0:
+            raise ValueError(f"text: temperature must be > 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"text: top_k must be >= 1, got {top_k}")
+        chars = self.vocab_.chars
+        context = prime or ("\n" if "\n" in chars else chars[0])
+        ids = torch.from_numpy(self.vocab_.encode(context, what="prime").astype(np.int64))
+        rng = np.random.default_rng(seed)
+        model = self.model_.eval()
+        with torch.inference_mode():
+            logits, state = model(ids[None], None)  # the prime, once: (1, P) -> (1, P, V)
+        step = Stepper(model, state)
+        logits = logits[0, -1].numpy()
+        noise = np.empty((0, len(chars)))
+        for j in range(n):
+            if greedy:
+                i = int(logits.argmax())
+            else:
+                # draw i with p_i = softmax(z / T)_i (over the top_k likeliest when given), by the Gumbel-max
+                # trick: i = argmax_i (z_i / T + g_i), g_i = -log(-log(u_i)), u_i ~ U(0, 1)
+                if j % 1024 == 0:
+                    noise = rng.gumbel(size=(min(1024, n - j), len(chars)))
+                z = logits / temperature
+                if top_k is not None and top_k < len(chars):
+                    z = np.where(z < np.partition(z, -top_k)[-top_k], -np.inf, z)
+                i = int((z + noise[j % 1024]).argmax())
+            yield chars[i]
+            logits = step(i)
+
+    def sample(self, n: int, prime: str = "", temperature: float = 0.8, top_k: int | None = None,
+               seed: int | None = None, greedy: bool = False) -> str:
+        """``n`` generated characters continuing ``prime`` as one string; see :meth:`generate`."""
+        return "".join(self.generate(n, prime, temperature, top_k, seed, greedy))
+
+    # ------------------------------------------------------------ files
+
+    def save(self, run_dir: str | Path) -> Path:
+        """Write ``config.json`` (with the vocabulary) and ``model.safetensors`` into ``run_dir``."""
+        self._check_fitted()
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.save_weights(run_dir / "model.safetensors", self.model_.state_dict())
+        checkpoint.atomic_write_json(run_dir / "config.json", self._config_json(getattr(self, "corpus_", None)))
+        return run_dir
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "CharModel":
+        """A fitted model from a run directory written by :meth:`fit` or :meth:`save`."""
+        stored = checkpoint.read_run_config(run_dir)
+        _check_task(stored, run_dir)
+        weights = Path(run_dir) / "model.safetensors"
+        if not weights.is_file():
+            raise ValueError(f"text: {run_dir} has no model.safetensors (training did not finish; "
+                             f"continue it with rnnlab text --resume {run_dir})")
+        self = cls(cfg.resolve(TextConfig, stored["config"]))
+        c = self.config
+        self.vocab_ = Vocab(stored["vocab"])
+        self.model_ = CharLM(self.vocab_.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, 0.0,
+                             c.engine)
+        checkpoint.load_state_into(self.model_, checkpoint.load_weights(weights), weights)
+        self.metrics_ = _read_json(Path(run_dir) / "metrics.json")
+        self.model_.eval()
+        return self
+
+    def _config_json(self, corpus: Corpus | None) -> dict:
+        return {
+            "task": "text", "config": cfg.to_dict(self.config), "vocab": self.vocab_.chars,
+            "data": corpus.to_dict() if corpus is not None else None,
+            "versions": {"rnnlab": _version(), "torch": torch.__version__, "numpy": np.__version__,
+                         "python": platform.python_version()},
+        }
+
+    def _write_run(self, run_dir: Path) -> None:
+        from rnnlab import report
+
+        self.save(run_dir)
+        checkpoint.atomic_write_json(run_dir / "metrics.json", self.metrics_)
+        checkpoint.write_history_csv(run_dir / "history.csv", self.history_)
+        samples = "".join(f"--- temperature {t} ---\n{s}\n\n" for t, s in self.samples_.items())
+        checkpoint.atomic_write_text(run_dir / "samples.txt", samples)
+        m = self.metrics_
+        table = [{"split": "validation", "nats/char": round(m["val_loss"], 4), "bits/char": round(m["val_bpc"], 4)},
+                 {"split": "test", "nats/char": round(m["test_loss"], 4), "bits/char": round(m["test_bpc"], 4)}]
+        summary = (f"{self.corpus_.describe()}. {m['steps']} steps in {m['train_seconds']:.0f} s "
+                   f"({m['chars_per_second']:,.0f} chars/s), {m['parameters']:,} parameters, "
+                   f"{self.config.cell} {self.config.num_layers}x{self.config.hidden_size}.")
+        sections = [report.Section("Result", summary, table=table),
+                    report.Section("Loss curves", figures=[_loss_figure(self.history_, run_dir)])]
+        sections += [report.Section(f"Sample, temperature {t}", s) for t, s in self.samples_.items()]
+        report.write_report(run_dir, "rnnlab text", sections)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ValueError("text: this CharModel is not fitted yet; call fit(text) or CharModel.load(run_dir)")
+
+
+def _train_config(c: TextConfig):
+    from rnnlab import train
+
+    return train.TrainConfig(
+        steps=c.steps, minutes=c.minutes, lr=c.lr, schedule=c.schedule, min_lr_ratio=c.min_lr_ratio,
+        warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, clip=c.clip, eval_every=c.eval_every,
+        patience=c.patience, seed=c.seed, device=c.device, quiet=c.quiet)
+
+
+def _checked_corpus(source, c: TextConfig, out: Path | None, world_size: int) -> Corpus:
+    """Build the corpus; a bad setting is reported before any file is written."""
+    if c.cell not in ("rnn", "lstm", "gru"):
+        raise ValueError(f"text: unknown cell '{c.cell}'; choose one of rnn, lstm, gru")
+    for name in ("hidden_size", "num_layers", "embedding_size", "seq_len", "batch_size", "eval_every"):
+        if getattr(c, name) < 1:
+            raise ValueError(f"text: {name} must be >= 1, got {getattr(c, name)}")
+    return Corpus.build(source, out=out, encoding=c.encoding, max_chars=c.max_chars,
+                        batches=(c.batch_size, c.seq_len, world_size))
+
+
+def _check_task(stored: dict, run_dir) -> None:
+    task = stored.get("task")
+    if task != "text":
+        hint = "; use rnnlab predict" if task == "forecast" else ""
+        raise ValueError(f"text: {run_dir} holds a {task or 'non-text'} model, not a character model{hint}")
+
+
+def _loss_figure(history: list[dict], run_dir: Path) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnlab import report
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [row["step"] for row in history]
+    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
+        ax.plot(steps, [row[key] / LN2 if row.get(key) is not None else math.nan for row in history],
+                marker="o", ms=3, label=label)
+    ax.set_xlabel("step")
+    ax.set_ylabel("bits per character")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return report.save_figure(fig, run_dir, "loss.png")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _is_rank0() -> bool:
+    return not torch.distributed.is_available() or not torch.distributed.is_initialized() or \
+        torch.distributed.get_rank() == 0
+
+
+def _version() -> str:
+    from rnnlab import __version__
+
+    return __version__

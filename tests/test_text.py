@@ -1,0 +1,201 @@
+"""rnnlab.text: CharModel (fit, evaluate, sample, save/load), the one-step sampler and split evaluation."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rnnlab import text
+from rnnlab.data.text import Vocab
+from rnnlab.models import CharLM
+from rnnlab.text import CharModel, Stepper, split_loss
+
+TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
+SMALL = dict(hidden_size=16, num_layers=1, embedding_size=8, batch_size=4, seq_len=12, eval_every=4, quiet=True)
+
+
+def untrained(cell="rnn", vocab="abcdefgh\n", layers=2, seed=0):
+    """A CharModel with random weights, without training."""
+    torch.manual_seed(seed)
+    m = CharModel(cell=cell)
+    m.vocab_ = Vocab(vocab)
+    m.model_ = CharLM(m.vocab_.size, 6, 10, layers, cell).eval()
+    return m
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_stepper_matches_the_network(cell):
+    m = untrained(cell)
+    ids = torch.randint(0, m.vocab_.size, (1, 30), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full, _ = m.model_(ids)  # oracle: the whole sequence in one call
+        _, state = m.model_(ids[:, :5])
+    step = Stepper(m.model_, state)
+    for t in range(5, 30):
+        np.testing.assert_allclose(step(int(ids[0, t])), full[0, t].numpy(), atol=1e-5)
+
+
+def test_split_loss_equals_one_full_pass():
+    m = untrained("lstm")
+    ids = np.random.default_rng(0).integers(0, m.vocab_.size, 500)
+    with torch.no_grad():
+        logits, _ = m.model_(torch.from_numpy(ids[:-1])[None])
+        expected = F.cross_entropy(logits[0], torch.from_numpy(ids[1:])).item()
+        got, n = split_loss(m.model_, ids, torch.device("cpu"), chunk=7)  # chunks with the state carried
+    assert n == 499
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_reports_nats_and_bits():
+    m = untrained()
+    s = "abcabc\nhgfedcba" * 5
+    score = m.evaluate(s)
+    ids = torch.from_numpy(m.vocab_.encode(s).astype(np.int64))
+    with torch.no_grad():
+        logits, _ = m.model_(ids[None, :-1])
+    assert score["loss"] == pytest.approx(F.cross_entropy(logits[0], ids[1:]).item(), rel=1e-5)
+    assert score["bpc"] == pytest.approx(score["loss"] / math.log(2))
+    with pytest.raises(ValueError, match="evaluation text has 1 character\\(s\\) the model has never seen: 'z'"):
+        m.evaluate("abz")
+
+
+def test_greedy_follows_the_argmax_of_the_full_network():
+    m = untrained("gru")
+    out = m.sample(15, prime="abc", greedy=True)
+    seq = "abc"
+    with torch.no_grad():
+        for _ in range(15):  # oracle: re-read the whole prefix every step
+            logits, _ = m.model_(torch.from_numpy(m.vocab_.encode(seq).astype(np.int64))[None])
+            seq += m.vocab_.chars[int(logits[0, -1].argmax())]
+    assert out == seq[3:]
+    assert m.sample(15, prime="abc", top_k=1, seed=5) == out  # top_k=1 is greedy
+
+
+def test_prime_is_read_once():
+    m = untrained()
+    shapes = []
+    m.model_.register_forward_hook(lambda mod, inp, out: shapes.append(tuple(inp[0].shape)))
+    m.sample(50, prime="abcdef", seed=0)
+    assert shapes == [(1, 6)]
+
+
+def test_sampling_is_reproducible_and_seed_dependent():
+    m = untrained(vocab="abcdefghijklmnop")
+    assert m.sample(200, prime="ab", seed=3) == m.sample(200, prime="ab", seed=3)
+    assert m.sample(200, prime="ab", seed=3) != m.sample(200, prime="ab", seed=4)
+    assert len(m.sample(0)) == 0
+
+
+def constant_model(log_p):
+    """A model whose logits are log_p whatever the state: samples are i.i.d. from softmax(log_p / T)."""
+    m = untrained(vocab="abcd", layers=1)
+    with torch.no_grad():
+        m.model_.fc.weight.zero_()
+        m.model_.fc.bias.copy_(torch.tensor(log_p))
+    return m
+
+
+@pytest.mark.parametrize("temperature,top_k", [(1.0, None), (0.5, None), (1.0, 2)])
+def test_sample_frequencies_follow_softmax(temperature, top_k):
+    log_p = np.log([0.1, 0.2, 0.3, 0.4])
+    m = constant_model(log_p)
+    n = 6000
+    out = m.sample(n, temperature=temperature, top_k=top_k, seed=11)
+    z = log_p / temperature
+    if top_k:
+        z = np.where(z < np.sort(z)[-top_k], -np.inf, z)
+    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()  # oracle
+    freq = np.array([out.count(c) for c in "abcd"]) / n
+    np.testing.assert_allclose(freq, p, atol=4 * np.sqrt(0.25 / n))
+
+
+def test_bad_sampling_arguments():
+    m = untrained()
+    with pytest.raises(ValueError, match=r"prime has 2 character\(s\) the model has never seen: 'X', 'Y'"):
+        m.sample(5, prime="aXbY")
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        m.sample(5, temperature=0)
+    with pytest.raises(ValueError, match="top_k must be >= 1"):
+        m.sample(5, top_k=0)
+    with pytest.raises(ValueError, match="not fitted"):
+        CharModel().sample(5)
+
+
+def test_init_stores_only_and_rejects_unknown_settings():
+    m = CharModel(hidden_size=12, cell="gru")
+    assert m.config.hidden_size == 12 and not hasattr(m, "model_")
+    with pytest.raises(ValueError, match="unknown key 'hidden'"):
+        CharModel(hidden=3)
+
+
+@pytest.mark.slow
+def test_fit_writes_the_run_directory_and_loads_back(tmp_path):
+    run = tmp_path / "run"
+    m = CharModel(**SMALL).fit(TEXT, steps=8, run_dir=run)
+    assert m is not None and m.vocab_.chars == sorted(set(TEXT))
+    for name in ("config.json", "model.safetensors", "metrics.json", "history.csv", "samples.txt", "report.html",
+                 "loss.png", "corpus.bin"):
+        assert (run / name).is_file(), name
+    assert (run / "checkpoint").is_dir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    for key in ("task", "val_loss", "val_bpc", "test_bpc", "train_seconds", "steps", "chars_per_second"):
+        assert key in metrics
+    assert metrics["task"] == "text" and metrics["steps"] == 8
+    assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / math.log(2))
+    val = m.corpus_.vocab.decode(m.corpus_.part("val"))
+    assert metrics["val_loss"] == pytest.approx(m.evaluate(val)["loss"], rel=1e-5)
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"] == "text" and config["vocab"] == m.vocab_.chars
+    assert config["config"]["data"] == "<string>"  # a name, not the text
+    samples = (run / "samples.txt").read_text()
+    assert all(f"temperature {t}" in samples for t in (0.5, 0.8, 1.0))
+    rows = (run / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2  # header + evaluations at steps 4 and 8
+    loaded = CharModel.load(run)
+    assert loaded.sample(60, prime="the ", seed=2) == m.sample(60, prime="the ", seed=2)
+    assert loaded.metrics_["val_loss"] == metrics["val_loss"]
+
+
+def test_load_refuses_other_run_directories(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"task": "forecast"}))
+    with pytest.raises(ValueError, match="holds a forecast model, not a character model; use rnnlab predict"):
+        CharModel.load(tmp_path)
+    with pytest.raises(ValueError, match="run directory not found"):
+        CharModel.load(tmp_path / "nothing")
+
+
+def test_bad_input_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc\xff")
+    with pytest.raises(ValueError, match="not valid utf-8"):
+        CharModel(**SMALL).fit(bad, steps=2, run_dir=tmp_path / "run")
+    with pytest.raises(ValueError, match="too short"):
+        CharModel(**SMALL).fit("abc" * 10, steps=2, run_dir=tmp_path / "run")
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        CharModel(**SMALL, lr=-1.0).fit(TEXT, steps=2, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_resume_after_interrupt_matches_uninterrupted(tmp_path, monkeypatch):
+    full = CharModel(**SMALL).fit(TEXT, steps=8, run_dir=tmp_path / "full")
+    calls = {"n": 0}
+    original = text.TextTask.loss
+
+    def interrupted_loss(self, model, batch, state):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return original(self, model, batch, state)
+
+    monkeypatch.setattr(text.TextTask, "loss", interrupted_loss)
+    with pytest.raises(KeyboardInterrupt):
+        CharModel(**SMALL).fit(TEXT, steps=8, run_dir=tmp_path / "cut")
+    monkeypatch.setattr(text.TextTask, "loss", original)
+    resumed = CharModel.resume(tmp_path / "cut")
+    for key, value in full.model_.state_dict().items():
+        torch.testing.assert_close(resumed.model_.state_dict()[key], value, rtol=0, atol=0)
+    assert resumed.metrics_["steps"] == 8
