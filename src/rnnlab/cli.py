@@ -47,6 +47,45 @@ def _cmd_lesson(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_text(args: argparse.Namespace) -> int:
+    from rnnlab import checkpoint, config, text
+
+    if args.epochs is not None:
+        raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
+    if args.resume:
+        model = text.CharModel(quiet=bool(args.quiet)).fit(run_dir=args.resume, resume=True)
+        run_dir = args.resume
+    else:
+        settings = config.resolve(text.TextConfig, args.config, overrides(args, "resume", "out", "epochs"),
+                                  section="text")
+        run_dir = checkpoint.new_run_dir("text", args.out)
+        model = text.CharModel(settings).fit(run_dir=run_dir)
+    m = model.metrics_
+    print(f"\n{'split':<12}{'nats/char':>10}{'bits/char':>10}")
+    print(f"{'validation':<12}{m['val_loss']:>10.4f}{m['val_bpc']:>10.4f}")
+    print(f"{'test':<12}{m['test_loss']:>10.4f}{m['test_bpc']:>10.4f}")
+    print(f"{m['steps']} steps in {m['train_seconds']:.0f} s, {m['chars_per_second']:,.0f} chars/s")
+    print(f"\n--- sample, temperature 0.8 ---\n{model.samples_[0.8]}\n---")
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from rnnlab import text
+
+    model = text.CharModel.load(args.model)
+    chars = model.generate(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
+                           seed=args.seed, greedy=args.greedy)
+    first = next(chars, "")  # a bad prime or setting fails here, before anything is printed
+    sys.stdout.write(args.prime + first)
+    for i, ch in enumerate(chars):
+        sys.stdout.write(ch)
+        if ch == "\n" or i % 64 == 0:
+            sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab import __version__
 
@@ -63,6 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     # forecast / predict: rnnlab.forecast
     # text / sample: rnnlab.text
+    p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")
+    _add_common(p)
+    p.add_argument("--data", help="a UTF-8 text file, '-' for standard input, or python-stdlib (default)")
+    p.add_argument("--encoding", help="encoding of the text (default utf-8)")
+    p.add_argument("--max-chars", dest="max_chars", type=int, help="read at most this many characters")
+    p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per chunk (truncated BPTT length)")
+    p.add_argument("--embedding", dest="embedding_size", type=int, help="character embedding width")
+    p.add_argument("--eval-every", dest="eval_every", type=int, help="steps between validations")
+    p.add_argument("--engine", help="recurrent engine (default auto)")
+    p.set_defaults(func=_cmd_text)
+    p = sub.add_parser("sample", help="generate text with a trained character model")
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of rnnlab text")
+    p.add_argument("--prime", default="", help="text to continue")
+    p.add_argument("--length", type=int, default=500, help="characters to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
+    p.add_argument("--top-k", dest="top_k", type=int, help="sample among the k likeliest characters")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same text)")
+    p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    p.set_defaults(func=_cmd_sample)
     # explain: rnnlab.explain
     # bench: rnnlab.bench
     return parser

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab import checkpoint, config as cfg
-from rnnlab.data.text import Corpus, Vocab, stream_batches
+from rnnlab.data.text import BUILTIN, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM
 
 DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
@@ -248,7 +248,8 @@ class CharModel:
         device = train.resolve_device(c.device)
         if not resume:
             out = None if run_dir is None else Path(run_dir) / "corpus.bin"
-            corpus = _checked_corpus(c.data if data is None else data, c, out, world_size)
+            source = data if data is not None else c.data if c.data in ("-", *BUILTIN) else Path(c.data)
+            corpus = _checked_corpus(source, c, out, world_size)  # config.data names a file, never holds text
             self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
         corpus.check(c.batch_size, c.seq_len, world_size)
         torch.manual_seed(c.seed)
