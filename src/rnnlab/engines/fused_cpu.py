@@ -1,0 +1,151 @@
+"""The ``fused`` engine: the whole recurrence of one layer-direction in one compiled call, on the CPU.
+
+Small recurrent layers (hidden 20–256) spend their time in per-step framework dispatch, not arithmetic:
+``torch.nn.RNN`` on a CPU runs a native loop of small operators, each step a handful of dispatches and
+allocations. This engine does what can be done in bulk in bulk, with torch — the input projection
+``W_ih x_t + b_ih`` of every step as one matrix product, and ``dW_hh = Σ_t dpre_tᵀ h_{t-1}`` as one
+matrix product after the backward pass — and runs only the recurrence itself, forward and backward
+through time, in numba kernels (:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step. The two
+are joined by a ``torch.autograd.Function``, so the layer trains like any other; double backward is not
+supported (``once_differentiable``).
+
+Why numba. The engine must install from wheels on a user's machine with no compiler. numba ships as
+wheels, compiles the kernels at first use and caches them on disk (``cache=True``: a later process loads
+them in well under a second). A C++ extension would be the fastest to write against ATen but needs a
+compiler at install time (``torch.utils.cpp_extension.load``), or prebuilt wheels per platform and torch
+version. ``torch.jit.script`` still dispatches every operator of every step (it removes Python overhead,
+not the per-op cost that dominates here), and ``torch.compile`` on CPU needs a C++ compiler for its
+inductor backend and recompiles for every new length. Plain torch is the ``torch`` engine itself. numba's
+``np.dot`` would call BLAS but needs SciPy, which is not a dependency; the kernels use a plain loop
+ordered so that LLVM vectorises it (:func:`fused_kernels._add_matvec`), which for the small sizes this
+engine serves is also free of BLAS's per-call overhead.
+
+Where numba is missing (or the tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports`
+says no and :func:`rnnlab.engines.select` falls back to the ``torch`` engine. Variable lengths are
+supported: past a sequence's end its state stays put and its output is zero.
+
+Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units, ``G`` gate rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+try:
+    from rnnlab.engines import fused_kernels as kernels
+except ImportError:  # numba is not installed: the engine declines every call
+    kernels = None
+
+_DTYPES = (torch.float32, torch.float64)
+_GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+
+
+def _np(t: Tensor) -> np.ndarray:
+    """A numpy view of a contiguous CPU tensor, detached from autograd (no copy when already contiguous)."""
+    return t.detach().contiguous().numpy()
+
+
+def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> np.ndarray:
+    if lengths is None:
+        return np.full(batch, seq_len, dtype=np.int64)
+    return lengths.to(torch.int64).contiguous().numpy()
+
+
+def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+             lengths: np.ndarray):
+    """Run the forward kernel of ``mode``. Returns ``(out, h_n, c_n or None, saved)``; ``saved`` is what
+    the backward kernel needs. ``x_proj`` ``(L, N, G)``, states ``(N, H)``, ``w_hh`` ``(G, H)``."""
+    seq_len, batch, _ = x_proj.shape
+    hidden = w_hh.shape[1]
+    new = lambda *shape: torch.empty(shape, dtype=x_proj.dtype)  # noqa: E731
+    out, hs = new(seq_len, batch, hidden), new(seq_len + 1, batch, hidden)
+    args = (_np(x_proj), _np(h0))
+    w_hh_t = _np(w_hh.detach().t())  # (H, G): rows contiguous for the kernels' matrix-vector loop
+    if mode in ("rnn_tanh", "rnn_relu"):
+        kernels.rnn_forward(*args, w_hh_t, _np(b_hh), lengths, mode == "rnn_relu", out.numpy(), hs.numpy())
+        return out, hs[seq_len].clone(), None, (hs,)
+    if mode == "gru":
+        gates, h_proj_n = new(seq_len, batch, 3 * hidden), new(seq_len, batch, hidden)
+        kernels.gru_forward(*args, w_hh_t, _np(b_hh), lengths, out.numpy(), hs.numpy(), gates.numpy(),
+                            h_proj_n.numpy())
+        return out, hs[seq_len].clone(), None, (hs, gates, h_proj_n)
+    cs, gates = new(seq_len + 1, batch, hidden), new(seq_len, batch, 4 * hidden)
+    kernels.lstm_forward(*args, _np(c0), w_hh_t, _np(b_hh), lengths, out.numpy(), hs.numpy(), cs.numpy(),
+                         gates.numpy())
+    return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
+
+
+class _FusedRecurrence(torch.autograd.Function):
+    """``(x_proj, h0, c0, w_hh, b_hh) -> (out, h_n[, c_n])`` for one layer-direction, gradients by BPTT.
+
+    ``x_proj = W_ih x_t + b_ih`` is computed outside (autograd carries its gradient to ``x``, ``W_ih``,
+    ``b_ih``); ``c0`` is ``None`` except for an LSTM; ``b_hh`` is zeros (not requiring grad) without bias.
+    """
+
+    @staticmethod
+    def forward(ctx, mode, x_proj, h0, c0, w_hh, b_hh, lengths):
+        out, h_n, c_n, saved = _forward(mode, x_proj, h0, c0, w_hh, b_hh, lengths)
+        ctx.mode, ctx.lengths = mode, lengths
+        ctx.save_for_backward(w_hh, *saved)
+        return (out, h_n) if c_n is None else (out, h_n, c_n)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_hn, d_cn=None):
+        mode, lengths = ctx.mode, ctx.lengths
+        w_hh, hs, *rest = ctx.saved_tensors
+        seq_len, batch, hidden = d_out.shape
+        new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
+        d_h0 = new(batch, hidden)
+        d_c0 = None
+        grads = (_np(w_hh), _np(hs)) if mode != "lstm" else (_np(w_hh),)
+        if mode in ("rnn_tanh", "rnn_relu"):
+            d_x = new(seq_len, batch, hidden)
+            kernels.rnn_backward(*grads, _np(d_out), _np(d_hn), lengths, mode == "rnn_relu", d_x.numpy(),
+                                 d_h0.numpy())
+            d_h = d_x
+        elif mode == "gru":
+            gates, h_proj_n = rest
+            d_x, d_h = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
+            kernels.gru_backward(*grads, _np(gates), _np(h_proj_n), _np(d_out), _np(d_hn), lengths,
+                                 d_x.numpy(), d_h.numpy(), d_h0.numpy())
+        else:
+            cs, gates = rest
+            d_x, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
+            kernels.lstm_backward(*grads, _np(cs), _np(gates), _np(d_out), _np(d_hn), _np(d_cn), lengths,
+                                  d_x.numpy(), d_h0.numpy(), d_c0.numpy())
+            d_h = d_x
+        d_w_hh = d_b_hh = None
+        if ctx.needs_input_grad[4] or ctx.needs_input_grad[5]:
+            d_h_flat = d_h.reshape(seq_len * batch, -1)  # (L*N, G)
+            # dW_hh = Σ_t dpre_tᵀ h_{t-1}                                  -> (G, H)
+            d_w_hh = d_h_flat.T @ hs[:seq_len].reshape(seq_len * batch, hidden)
+            d_b_hh = d_h_flat.sum(0)
+        return None, d_x, d_h0, d_c0, d_w_hh, d_b_hh, None
+
+
+class FusedCPUEngine:
+    """numba kernels for the recurrence; see the module docstring."""
+
+    name = "fused"
+
+    def supports(self, mode: str, x: Tensor, lengths: Tensor | None) -> bool:
+        return kernels is not None and mode in _GATES and x.device.type == "cpu" and x.dtype in _DTYPES
+
+    def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
+        return mode in ("rnn_tanh", "rnn_relu") and hidden_size <= 128
+
+    def run(self, mode, x, hx, weights, lengths=None):
+        """One layer-direction; see :mod:`rnnlab.engines`."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        seq_len, batch, _ = x.shape
+        # x_proj = W_ih x_t + b_ih for every step at once          (L, N, H_in) -> (L, N, G)
+        x_proj = torch.nn.functional.linear(x, w_ih, b_ih).contiguous()
+        if b_hh is None:
+            b_hh = w_hh.new_zeros(w_hh.shape[0])
+        h0, c0 = (hx if mode == "lstm" else (hx, None))
+        result = _FusedRecurrence.apply(mode, x_proj, h0, c0, w_hh, b_hh, _lengths(lengths, seq_len, batch))
+        return (result[0], (result[1], result[2])) if mode == "lstm" else result
