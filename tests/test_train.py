@@ -342,3 +342,31 @@ def test_cli_reports_interrupt_and_divergence(monkeypatch, capsys, tmp_path):
     _cli_raising(monkeypatch, RuntimeError("a bug"))
     with pytest.raises(RuntimeError, match="a bug"):  # other errors are not hidden
         cli.main(["text"])
+
+
+def test_resume_with_changed_data_is_a_clear_error(tmp_path):
+    with pytest.raises(TrainingInterrupted):
+        _stream_run(tmp_path, interrupt_at=5)  # 4 batches of epoch 0 done
+
+    class Shorter(Stream):
+        def batches(self, epoch, generator, rank=0, world_size=1):
+            return list(super().batches(epoch, generator))[:2]
+
+    with pytest.raises(ValueError, match="cannot resume: epoch 0 now has 2 batches but the checkpoint was taken "
+                                         "after 4"):
+        fit(Recurrent(), Shorter(), TrainConfig(epochs=4, eval_every=7, quiet=True), run_dir=tmp_path, resume=True)
+
+
+def test_progress_bar_quiet_and_describe_progress(capsys):
+    calls = []
+
+    class Described(Regression):
+        def describe_progress(self, steps_done, seconds):
+            calls.append((steps_done, seconds))
+            return {"rows/s": f"{steps_done / max(seconds, 1e-9):.0f}"}
+
+    fit(nn.Linear(3, 1), Described(), TrainConfig(epochs=2, quiet=True))
+    assert capsys.readouterr().err == ""
+    assert {8, 16} <= {steps for steps, _ in calls}  # at every evaluation (and now and then between)
+    fit(nn.Linear(3, 1), Described(), TrainConfig(epochs=2, quiet=False))
+    assert "step" in capsys.readouterr().err  # tqdm drew its bar on stderr

@@ -248,7 +248,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     def record_evaluation() -> bool:
         """Evaluate, append a history row, keep the best weights, checkpoint; True if patience ran out."""
         nonlocal best
-        val = world.broadcast(evaluate(model, task))
+        val = world.broadcast(evaluate(model, task) if world.rank == 0 else math.nan)
         p.history.append({"step": p.step, "epoch": p.epoch,
                           "train_loss": p.loss_sum / p.loss_count if p.loss_count else math.nan,
                           "val_loss": val, "lr": lr, "seconds": round(time.perf_counter() - clock, 3)})
@@ -277,8 +277,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                         break
                     generator.set_state(epoch_generator_state)
                     batches = iter(task.batches(p.epoch, generator, world.rank, world.size))
-                    for _ in range(skip):
-                        next(batches)
+                    _skip(batches, skip, p.epoch)
                     skip = 0
                     if resume_rng is not None:  # after the skipped batches: dropout continues where it stopped
                         torch.set_rng_state(resume_rng)
@@ -286,9 +285,9 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                 rng_state = torch.get_rng_state()  # the step boundary a Ctrl-C checkpoint records
 
                 # -- get batch, forward, loss; then all ranks agree on what happens next
-                batch = next(batches, None)
-                loss, carried = task.loss(net, batch, state) if batch is not None else (None, None)
-                now = world.agree(batch is None, loss, interrupt.is_set(), time.perf_counter() - clock)
+                batch = next(batches, _END)
+                loss, carried = task.loss(net, batch, state) if batch is not _END else (None, None)
+                now = world.agree(batch is _END, loss, interrupt.is_set(), time.perf_counter() - clock)
                 if now.interrupted:
                     raise KeyboardInterrupt
                 if config.minutes is not None and now.elapsed >= 60 * config.minutes:
@@ -350,6 +349,17 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                        seconds=time.perf_counter() - clock, stopped=stopped)
 
 
+_END = object()  # marks the end of an epoch's batches
+
+
+def _skip(batches: Iterator, count: int, epoch: int) -> None:
+    """Draw and drop the ``count`` batches an interrupted epoch had already trained on."""
+    for done in range(count):
+        if next(batches, _END) is _END:
+            raise ValueError(f"train: cannot resume: epoch {epoch} now has {done} batches but the checkpoint was "
+                             f"taken after {count} (did the data or the batch size change?)")
+
+
 def _postfix(task: Task, p: _Progress, train_loss: float, seconds: float) -> dict:
     """The bar's postfix: train loss, latest val loss, and whatever the task adds."""
     postfix = {"loss": f"{train_loss:.4f}"}
@@ -362,14 +372,20 @@ def _postfix(task: Task, p: _Progress, train_loss: float, seconds: float) -> dic
 
 
 def _total_steps(config: TrainConfig, task: Task, generator_state: Tensor, world: "_Distributed") -> int | None:
-    """The step budget: ``steps``, or ``epochs`` × batches per epoch, whichever is smaller (None if neither)."""
+    """The step budget: ``steps``, or ``epochs`` × batches per epoch, whichever is smaller (None if neither).
+
+    Batches per epoch are those of epoch 0 (``len`` if the iterable has one, otherwise counted by drawing them
+    with a copy of the generator, only when the cosine schedule needs the number).
+    """
     candidates = [config.steps] if config.steps is not None else []
-    if config.epochs is not None:
+    if config.epochs is not None and (config.schedule == "cosine" or config.steps is None):
         generator = torch.Generator()
         generator.set_state(generator_state)
         batches = task.batches(0, generator, world.rank, world.size)
-        per_epoch = len(batches) if hasattr(batches, "__len__") else sum(1 for _ in batches)
-        candidates.append(config.epochs * world.minimum(per_epoch))
+        if hasattr(batches, "__len__"):
+            candidates.append(config.epochs * world.minimum(len(batches)))
+        elif config.schedule == "cosine":
+            candidates.append(config.epochs * world.minimum(sum(1 for _ in batches)))
     return min(candidates) if candidates else None
 
 
