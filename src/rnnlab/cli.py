@@ -86,6 +86,67 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from rnnlab import config, forecast, forecast_run
+
+    settings = config.resolve(forecast.ForecastConfig, args.config, overrides(args, "resume", "out"),
+                              section="forecast")
+    result = forecast_run.run(settings, out=args.out, resume=args.resume)
+    print(result.description)
+    m = result.metrics
+    print(f"test: last {len(result.backtest)} points, horizon {m['horizon']}, lookback {m['lookback']}; "
+          f"{m['epochs']} epochs in {m['train_seconds']:.1f} s")
+    print(forecast_run.format_table(result.table))
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from rnnlab import forecast_run
+
+    forecast = forecast_run.predict(args.model, args.horizon, args.data, args.column, args.time_column, args.fill)
+    frame = forecast.rename_axis("time").to_frame()
+    if args.csv:
+        frame.to_csv(args.csv)
+    print(frame.to_string())
+    if args.csv:
+        print(f"written: {args.csv}")
+    return 0
+
+
+def _comma_list(kind):
+    """An argparse type: ``"a,b,c"`` -> a tuple of ``kind``."""
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
+    return parse
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from rnnlab import config, explain
+    from rnnlab.checkpoint import new_run_dir
+
+    what = args.explain_command
+    configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
+               "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
+    settings = config.resolve(configs[what], args.config, overrides(args, "out", "model"), section=f"explain-{what}")
+    run_dir = new_run_dir(f"explain-{what}", args.out)
+    if what == "hidden":
+        model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
+        result = explain.hidden_states(model, x, source, settings.units)
+        result.save(run_dir, {**config.to_dict(settings), "model": args.model})
+    else:
+        run = {"gradients": explain.gradient_flow, "memory": explain.memory_horizon,
+               "lookback": explain.lookback_effect}[what]
+        result = run(settings)
+        result.save(run_dir)
+    print(result.summary())
+    print(f"run directory: {run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab import __version__
 
@@ -101,6 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_lesson)
 
     # forecast / predict: rnnlab.forecast
+    p = sub.add_parser("forecast", help="train and evaluate a forecaster on a series (default: the lesson's sine)")
+    _add_common(p)
+    p.add_argument("--data", help="sine (default), a bundled series (airline, sunspots, co2, nile) or a CSV path")
+    p.add_argument("--column", help="CSV: the column to forecast")
+    p.add_argument("--time-column", dest="time_column", help="CSV: the column of dates (or years)")
+    p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
+    p.add_argument("--length", type=int, help="sine: points (default 400)")
+    p.add_argument("--noise", type=float, help="sine: noise standard deviation (default 0)")
+    p.add_argument("--lookback", type=int, help="past values the model reads (default: season if >= 12, else 20)")
+    p.add_argument("--horizon", type=int, help="steps forecast at once (default: the season, else 1)")
+    p.add_argument("--test-size", dest="test_size", type=int, help="last points held out (default max(horizon, 20%%))")
+    p.add_argument("--val-size", dest="val_size", type=int, help="points before the test for early stopping")
+    p.add_argument("--season", type=int, help="season length (default: from the frequency)")
+    p.add_argument("--strategy", choices=("direct", "recursive"), help="all horizon steps at once, or one fed back")
+    p.add_argument("--skip", choices=("linear", "none"), help="linear: RNN on a least-squares AR skip (default)")
+    p.add_argument("--transform", choices=("auto", "log", "none"), help="auto: log for positive series")
+    p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
+    p.set_defaults(func=_cmd_forecast)
+    p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of rnnlab forecast")
+    p.add_argument("--horizon", type=int, help="steps to forecast (default: the model's horizon)")
+    p.add_argument("--data", help="a CSV continuing the series: forecast after its end instead")
+    p.add_argument("--column", help="CSV: the column (default: the one the model was trained on)")
+    p.add_argument("--time-column", dest="time_column", help="CSV: the column of dates (or years)")
+    p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
+    p.add_argument("--csv", metavar="OUT", help="also write the forecast to this CSV file")
+    p.set_defaults(func=_cmd_predict)
     # text / sample: rnnlab.text
     p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")
     _add_common(p)
@@ -122,6 +210,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     p.set_defaults(func=_cmd_sample)
     # explain: rnnlab.explain
+    p = sub.add_parser("explain", help="the lesson's 'why': hidden states, gradients, memory, lookback")
+    what = p.add_subparsers(dest="explain_command", metavar="WHAT", required=True)
+    q = what.add_parser("hidden", help="every layer's h_t for an input: heat map and unit traces")
+    q.add_argument("--model", metavar="RUN_DIR", help="trace a saved forecaster (default: the lesson's sine "
+                                                     "model, trained on the spot)")
+    q.add_argument("--epochs", type=int, help="training epochs of the default model (default 200)")
+    q.add_argument("--units", type=int, help="unit traces drawn per layer (default 4)")
+    q = what.add_parser("gradients", help="|dL/dh_t| against distance from the loss, RNN vs LSTM vs GRU")
+    q.add_argument("--delay", type=int, help="blank steps of the recall task (default 100)")
+    q = what.add_parser("memory", help="delayed-recall accuracy against the delay for each cell type")
+    q.add_argument("--delays", type=_comma_list(int), help="comma-separated delays (default 5,10,20,50,100)")
+    q = what.add_parser("lookback", help="the lesson's sine model: test MSE against lookback")
+    q.add_argument("--lookbacks", type=_comma_list(int), help="comma-separated lookbacks (default 1,2,5,10,20)")
+    q.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (default rnn, the lesson's)")
+    for name, q in what.choices.items():
+        if name in ("gradients", "memory"):
+            q.add_argument("--cells", type=_comma_list(str), help="comma-separated cell types (default rnn,lstm,gru)")
+            q.add_argument("--epochs", type=int, help="training epochs of 50 batches per model (default 12)")
+        if name in ("gradients", "memory", "lookback"):
+            q.add_argument("--hidden", dest="hidden_size", type=int, help="hidden units")
+            q.add_argument("--lr", type=float, help="learning rate")
+        if name == "lookback":
+            q.add_argument("--epochs", type=int, help="full-batch training epochs per lookback (default 300)")
+        _add_common(q, training=False)
+        q.set_defaults(func=_cmd_explain)
     # bench: rnnlab.bench
     return parser
 

@@ -18,6 +18,7 @@ Symbols: ``T`` series length, ``L`` lookback, ``H`` horizon, ``N`` windows.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def read_csv(path: str | Path, column: str | None = None, time_column: str | Non
     if not path.is_file():
         raise ValueError(f"series: file not found: {path}")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, skip_blank_lines=False)  # blank lines are missing values, lines stay true
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"series: cannot read {path} as CSV: {str(e).splitlines()[0]}") from None
     columns = [str(c) for c in frame.columns]
@@ -187,16 +188,25 @@ def _parse_times(col: pd.Series, name: str, file: str) -> pd.DatetimeIndex:
     index = pd.DatetimeIndex(times)
     if not index.is_monotonic_increasing:
         raise ValueError(f"series: time column '{name}' of {file} is not in increasing order")
-    freq = pd.infer_freq(index) if len(index) >= 3 else None
-    return pd.DatetimeIndex(index, freq=freq)
+    return pd.DatetimeIndex(index, freq=_infer_freq(index))
 
 
 def frequency(series: pd.Series) -> str | None:
     """The pandas frequency string of a dated series (e.g. ``"MS"``), or ``None``."""
     index = series.index
     if isinstance(index, pd.DatetimeIndex):
-        return index.freqstr or (pd.infer_freq(index) if len(index) >= 3 else None)
+        return index.freqstr or _infer_freq(index)
     return None
+
+
+def _infer_freq(index: pd.DatetimeIndex) -> str | None:
+    """``pandas.infer_freq`` as a string (``None`` if irregular or shorter than 3)."""
+    if len(index) < 3:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas 3 announces an offset return type
+        freq = pd.infer_freq(index)
+    return getattr(freq, "freqstr", freq)
 
 
 def _frequency_entry(freq: str | None) -> tuple[str, int] | None:

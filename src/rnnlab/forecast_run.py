@@ -1,0 +1,238 @@
+"""One ``rnnlab forecast`` run: load and split the series, fit, backtest against the baselines, write the run.
+
+The test part (the last ``test_size`` points) is never seen by the fit: the forecaster fits on the points
+before it (its last ``val_size`` points validating), then forecasts the test points from rolling origins
+every ``horizon`` steps, using only actual values before each origin; the baselines forecast the same points
+from the same origins. Everything a user can get wrong is checked before the run directory is created, and
+a run that fails on bad input removes what it wrote.
+
+The run directory (DESIGN.md): ``config.json`` (settings, data description, sizes, versions, and after
+training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``history.csv``,
+``report.html`` with ``series.png``, ``forecast.png``, ``loss.png``, and ``checkpoint/``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnlab import checkpoint
+from rnnlab.config import resolve, to_dict
+from rnnlab.data import series as sd
+from rnnlab.forecast import ForecastConfig, Forecaster
+from rnnlab.metrics import METRICS, forecast_metrics
+
+BASELINES = ("naive", "seasonal_naive", "linear")
+
+
+@dataclass
+class ForecastRun:
+    """What a run produced: its directory, ``metrics.json``'s content, the printed table, the forecaster."""
+
+    run_dir: Path
+    metrics: dict
+    table: list[dict]
+    description: str
+    forecaster: Forecaster
+    backtest: pd.DataFrame
+
+
+def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
+    """Load the series and resolve every size; raise ``ValueError`` before anything is written."""
+    series = sd.load(config.data, config.column, config.time_column, config.fill, config.length, config.noise,
+                     config.seed)
+    sd.check_not_constant(series)
+    forecaster = Forecaster.from_config(config)
+    forecaster._check_settings()
+    sizes = forecaster.resolve_sizes(series)
+    test_size = config.test_size if config.test_size is not None else max(sizes["horizon"], round(0.2 * len(series)))
+    if config.val_size is None:  # Forecaster.fit takes 10% of what it is given: the part before the test
+        sizes["val_size"] = max(1, round(0.1 * (len(series) - test_size)))
+    sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
+    if test_size < 1:
+        raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
+    from rnnlab import train
+
+    train.resolve_device(config.device)
+    train.TrainConfig(epochs=config.epochs, steps=config.steps, minutes=config.minutes, lr=config.lr,
+                      patience=config.patience)
+    return series, {**sizes, "test_size": int(test_size)}
+
+
+def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None) -> ForecastRun:
+    """Train and evaluate a forecaster as ``config`` says and write its run directory.
+
+    Args:
+        config: the resolved settings.
+        out: the run directory (default ``runs/forecast-<timestamp>``); it must not hold a run already.
+        resume: a run directory to continue from its checkpoint, with its stored settings.
+    """
+    if resume is not None:
+        stored = checkpoint.read_run_config(resume)
+        if stored.get("task") != "forecast":
+            raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
+        config = replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet)
+        run_dir = Path(resume)
+    else:
+        run_dir = checkpoint.new_run_dir("forecast", out)
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
+                             f"choose another --out or continue it with --resume")
+    series, sizes = prepare(config)
+    test_size = sizes["test_size"]
+    history, test = series.iloc[:-test_size], series.iloc[-test_size:]
+    info = sd.describe(series)
+    writer = int(os.environ.get("RANK", "0")) == 0
+    created = not run_dir.exists()
+    if writer and resume is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+    forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
+    try:
+        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
+    except (ValueError, TypeError):
+        if writer and created and resume is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    frame = forecaster.backtest(test)
+    train_values = history.to_numpy()
+    scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)
+              for name in ("model", *BASELINES)}
+    metrics = {
+        "task": "forecast", "test": _clean(scores["model"]),
+        "baselines": {name: _clean(scores[name]) for name in BASELINES},
+        "horizon": forecaster.horizon_, "lookback": forecaster.lookback_,
+        "train_seconds": float(forecaster.result_.seconds), "epochs": int(forecaster.result_.epochs),
+    }
+    label = f"{config.cell} (this model)"
+    table = [{"model": label if name == "model" else name, **scores[name]} for name in ("model", *BASELINES)]
+    forecaster.append(test)
+    if writer:
+        forecaster.save(run_dir)
+        checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
+        checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
+    return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame)
+
+
+def versions() -> dict:
+    """The library versions a run was made with."""
+    import torch
+
+    from rnnlab import __version__
+
+    return {"rnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def format_table(rows: list[dict]) -> str:
+    """The metrics table as aligned text (4 significant digits; MAPE and sMAPE in percent)."""
+    header = ["model", *METRICS]
+    cells = [[str(row["model"]), *(_number(row[k]) for k in METRICS)] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    line = lambda values: "  ".join(v.ljust(w) if i == 0 else v.rjust(w)  # noqa: E731
+                                    for i, (v, w) in enumerate(zip(values, widths)))
+    return "\n".join([line([h if h not in ("mape", "smape") else h + "%" for h in header]),
+                      *(line(c) for c in cells)])
+
+
+def _number(value: float) -> str:
+    return "nan" if value is None or not math.isfinite(value) else f"{value:.4g}"
+
+
+def _clean(scores: dict) -> dict:
+    """JSON has no NaN: undefined metrics become null."""
+    return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
+
+
+def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, history: pd.Series,
+                 test: pd.Series, frame: pd.DataFrame, table: list[dict], forecaster: Forecaster) -> Path:
+    """``report.html`` with the series and its split, the forecast against the baselines, the loss curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnlab.report import Section, save_figure
+    from rnnlab.report import write_report as write_page
+
+    val_start = history.index[len(history) - sizes["val_size"]]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(history.index, history.to_numpy(), color="C0", lw=1, label="train + validation")
+    ax.plot(test.index, test.to_numpy(), color="k", lw=1, label="test")
+    ax.axvspan(val_start, history.index[-1], color="C1", alpha=0.15, label="validation")
+    ax.axvspan(test.index[0], test.index[-1], color="C2", alpha=0.15, label="test")
+    ax.set_title(f"{info['name']}: train / validation / test")
+    ax.legend(loc="upper left", fontsize=8)
+    series_png = save_figure(fig, run_dir, "series.png")
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    context = history.iloc[-max(2 * sizes["horizon"], sizes["lookback"]):]
+    ax.plot(context.index, context.to_numpy(), color="0.5", lw=1, label="before the test")
+    ax.plot(frame.index, frame["actual"], color="k", lw=1.5, label="actual")
+    for name, style in (("seasonal_naive", ":"), ("linear", "--"), ("naive", "-.")):
+        ax.plot(frame.index, frame[name], ls=style, lw=1, label=name)
+    ax.plot(frame.index, frame["model"], color="C3", lw=1.5, label=f"{config.cell} (this model)")
+    ax.set_title(f"test forecasts from origins every {sizes['horizon']} steps")
+    ax.legend(loc="upper left", fontsize=8)
+    forecast_png = save_figure(fig, run_dir, "forecast.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    rows = forecaster.result_.history
+    ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], label="train")
+    ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], label="validation")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (scaled)")
+    ax.legend()
+    loss_png = save_figure(fig, run_dir, "loss.png")
+
+    skip = ("an RNN learning the residual of a least-squares linear autoregression (the linear skip starts "
+            "at the linear baseline)" if config.skip == "linear" else "a plain RNN")
+    return write_page(run_dir, f"rnnlab forecast: {info['name']}", [
+        Section("Data", sd.describe_line(info) + f". Source: {info['source']}.\n\n"
+                f"Lookback {sizes['lookback']}, horizon {sizes['horizon']}, season {sizes['season']}; the last "
+                f"{sizes['test_size']} points test, the {sizes['val_size']} before them validate.",
+                figures=[series_png]),
+        Section("Test metrics", f"Model: {skip}, {config.cell} hidden {config.hidden_size} x "
+                f"{config.num_layers}, strategy {config.strategy}. MAPE and sMAPE in percent; MASE scaled by "
+                "the in-sample seasonal-naive error. Every row forecasts the same test points from the same "
+                "origins.", table=[{k: row[k] for k in ("model", *METRICS)} for row in table],
+                figures=[forecast_png]),
+        Section("Training", f"{forecaster.result_.epochs} epochs in {forecaster.result_.seconds:.1f} s "
+                f"(stopped: {forecaster.result_.stopped}); the weights of the best validation loss are kept.",
+                figures=[loss_png]),
+    ])
+
+
+def predict(model_dir: str | Path, horizon: int | None = None, data: str | None = None, column: str | None = None,
+            time_column: str | None = None, fill: str | None = None) -> pd.Series:
+    """Forecast ``horizon`` steps after a saved forecaster's series, or after ``data`` (a CSV continuing it).
+
+    For a CSV, the value and time columns default to those the run was trained with, when the file has them.
+    """
+    forecaster = Forecaster.load(model_dir)
+    series = None
+    if data is not None:
+        if data in sd.BUILTIN:
+            series = sd.load(data)
+        else:
+            path = Path(data)
+            if not path.is_file():
+                raise ValueError(f"predict: file not found: {path}")
+            stored = checkpoint.read_run_config(model_dir).get("config", {})
+            header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            names = [stored.get("column"), str(forecaster.history_.name)]
+            times = [stored.get("time_column"), sd.BUNDLED.get(stored.get("data"), (None, None))[1]]
+            column = column or next((c for c in names if c in header), None)
+            time_column = time_column or next((c for c in times if c in header), None)
+            series = sd.load(str(path), column, time_column, fill)
+    return forecaster.predict(horizon, series)
