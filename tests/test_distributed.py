@@ -1,5 +1,6 @@
 """rnnlab.train under torchrun: 2 CPU processes (gloo) train through fit; the ranks end with identical
-weights, equal to a single-process run on the whole batches, and only rank 0 writes files."""
+weights, equal to a single-process run on the whole batches; only rank 0 writes files; a Ctrl-C reaching one
+rank stops both, and the resumed run ends with the uninterrupted run's weights."""
 
 from __future__ import annotations
 
@@ -44,6 +45,12 @@ def test_two_ranks_agree_and_match_single_process(tmp_path):
     assert results[0]["steps"] == results[1]["steps"] == 12  # 4 steps per epoch; rank 1's extra batch dropped
     histories = [[{k: v for k, v in row.items() if k != "seconds"} for row in r["history"]] for r in results]
     assert histories[0] == histories[1] and len(histories[0]) == 3  # same losses and evaluations on both ranks
+
+    # interrupted on one rank, resumed on both: the same weights as the uninterrupted run
+    for r in (0, 1):
+        resumed = load_file(str(tmp_path / f"rank{r}-resumed.safetensors"))
+        for name in ranks[0]:
+            assert torch.equal(resumed[name], ranks[0][name]), (r, name)
 
     # only rank 0 wrote its run directory
     assert (tmp_path / "run-0" / "checkpoint" / "meta.json").is_file()

@@ -243,7 +243,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     clock = time.perf_counter() - p.seconds
     skip = p.position  # batches of the current epoch already done (resume)
     batches: Iterator | None = None
-    stopped, lr, last_postfix = "budget", get_lr(config, p.step, total_steps), 0.0
+    stopped, lr, last_postfix, agreed = "budget", get_lr(config, p.step, total_steps), 0.0, False
 
     def record_evaluation() -> bool:
         """Evaluate, append a history row, keep the best weights, checkpoint; True if patience ran out."""
@@ -289,6 +289,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                 loss, carried = task.loss(net, batch, state) if batch is not _END else (None, None)
                 now = world.agree(batch is _END, loss, interrupt.is_set(), time.perf_counter() - clock)
                 if now.interrupted:
+                    agreed = True  # every rank stops here: they can wait for rank 0's checkpoint
                     raise KeyboardInterrupt
                 if config.minutes is not None and now.elapsed >= 60 * config.minutes:
                     break
@@ -335,16 +336,16 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                 if world.rank == 0:
                     _save(run_dir, model, best, optimizer, state, p, rng_state, epoch_generator_state, config,
                           time.perf_counter() - clock)
-            world.finish(ok=False)
+            world.finish(barrier=agreed)
             where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
             raise TrainingInterrupted(f"train: interrupted at step {p.step}; {where}", checkpoint_dir, run_dir) from None
         except BaseException:
             bar.close()
-            world.finish(ok=False)
+            world.finish(barrier=False)
             raise
     bar.close()
     model.load_state_dict(best)
-    world.finish(ok=True)
+    world.finish(barrier=True)
     return TrainResult(history=p.history, best_val=p.best_val, steps=p.step, epochs=p.epoch,
                        seconds=time.perf_counter() - clock, stopped=stopped)
 
@@ -523,11 +524,12 @@ class _Distributed:
         dist.all_reduce(t, op=dist.ReduceOp.MIN)
         return int(t.item())
 
-    def finish(self, ok: bool) -> None:
-        """Destroy the process group if we created it (after a barrier when all went well)."""
+    def finish(self, barrier: bool) -> None:
+        """Wait until every rank (and rank 0's files) is done, if all ranks got here together (``barrier``);
+        destroy the process group if we created it."""
+        if self.size > 1 and barrier:
+            dist.barrier()
         if self.created and dist.is_initialized():
-            if ok:
-                dist.barrier()
             dist.destroy_process_group()
 
 
