@@ -147,6 +147,12 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from rnnlab import bench
+
+    return bench.run(args.bench_command, args.bench_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rnnlab import __version__
 
@@ -236,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common(q, training=False)
         q.set_defaults(func=_cmd_explain)
     # bench: rnnlab.bench
+    from rnnlab.bench import NAMES as BENCHMARKS
+
+    p = sub.add_parser("bench", help="the performance tables (layer, forecast, text, sample)",
+                       description="Performance tables; each benchmark takes its own options "
+                                   "(e.g. rnnlab bench layer --quick --json out.json; rnnlab bench layer --help).")
+    p.add_argument("bench_command", choices=BENCHMARKS, metavar="{" + ",".join(BENCHMARKS) + "}",
+                   help="which table")
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="the benchmark's own options")
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 

@@ -29,6 +29,8 @@ Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units,
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -48,6 +50,30 @@ def _np(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
+class _TransposeCache:
+    """``W_hhᵀ`` as a contiguous array, recomputed only when the weight changes (its version counter moves).
+
+    Generation calls a layer once per character; copying a 256 × 256 weight each time would cost more than
+    the step itself. Entries hold a weak reference, so a freed weight never matches a new one.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple] = {}
+
+    def get(self, w: Tensor) -> np.ndarray:
+        entry = self._entries.get(id(w))
+        if entry is not None and entry[0]() is w and entry[1] == w._version:
+            return entry[2]
+        w_t = w.detach().t().contiguous().numpy()  # (G, H) -> (H, G)
+        if len(self._entries) > 256:  # dead weights of models long gone
+            self._entries = {k: e for k, e in self._entries.items() if e[0]() is not None}
+        self._entries[id(w)] = (weakref.ref(w), w._version, w_t)
+        return w_t
+
+
+_transposed = _TransposeCache()
+
+
 def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> np.ndarray:
     if lengths is None:
         return np.full(batch, seq_len, dtype=np.int64)
@@ -63,7 +89,7 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     new = lambda *shape: torch.empty(shape, dtype=x_proj.dtype)  # noqa: E731
     out, hs = new(seq_len, batch, hidden), new(seq_len + 1, batch, hidden)
     args = (_np(x_proj), _np(h0))
-    w_hh_t = _np(w_hh.detach().t())  # (H, G): rows contiguous for the kernels' matrix-vector loop
+    w_hh_t = _transposed.get(w_hh)  # (H, G): rows contiguous for the kernels' matrix-vector loop
     if mode in ("rnn_tanh", "rnn_relu"):
         kernels.rnn_forward(*args, w_hh_t, _np(b_hh), lengths, mode == "rnn_relu", out.numpy(), hs.numpy())
         return out, hs[seq_len].clone(), None, (hs,)
@@ -147,5 +173,11 @@ class FusedCPUEngine:
         if b_hh is None:
             b_hh = w_hh.new_zeros(w_hh.shape[0])
         h0, c0 = (hx if mode == "lstm" else (hx, None))
-        result = _FusedRecurrence.apply(mode, x_proj, h0, c0, w_hh, b_hh, _lengths(lengths, seq_len, batch))
+        lengths = _lengths(lengths, seq_len, batch)
+        inputs = (x_proj, h0, c0, w_hh, b_hh)
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+            result = _FusedRecurrence.apply(mode, *inputs, lengths)
+        else:  # inference (generation): no graph to record, so skip the autograd machinery
+            out, h_n, c_n, _ = _forward(mode, *inputs, lengths)
+            result = (out, h_n) if c_n is None else (out, h_n, c_n)
         return (result[0], (result[1], result[2])) if mode == "lstm" else result
