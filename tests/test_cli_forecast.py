@@ -152,3 +152,31 @@ def test_module_entry_point(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "run directory:" in done.stdout and (tmp_path / "r" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    from rnnlab.forecast import WindowTask
+
+    args = ["forecast", "--data", "nile", "--epochs", "6", "--patience", "100", "--quiet", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    original, calls = WindowTask.loss, {"n": 0}
+
+    def interrupt_once(self, model, batch, state):
+        calls["n"] += 1
+        if calls["n"] == 11:  # during epoch 3 (4 batches per epoch)
+            raise KeyboardInterrupt
+        return original(self, model, batch, state)
+
+    monkeypatch.setattr(WindowTask, "loss", interrupt_once)
+    cut = tmp_path / "cut"
+    assert main([*args, "--out", str(cut)]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert (cut / "config.json").is_file() and (cut / "checkpoint").is_dir() and not (cut / "metrics.json").exists()
+    assert main(["forecast", "--resume", str(cut), "--quiet"]) == 0
+    whole, resumed = load_file(tmp_path / "whole" / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert whole.keys() == resumed.keys()
+    for key in whole:
+        assert (whole[key] == resumed[key]).all(), key
