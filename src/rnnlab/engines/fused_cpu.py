@@ -6,8 +6,8 @@ allocations. This engine does what can be done in bulk in bulk, with torch — t
 ``W_ih x_t + b_ih`` of every step as one matrix product, and ``dW_hh = Σ_t dpre_tᵀ h_{t-1}`` as one
 matrix product after the backward pass — and runs only the recurrence itself, forward and backward
 through time, in numba kernels (:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step. The two
-are joined by a ``torch.autograd.Function``, so the layer trains like any other; double backward is not
-supported (``once_differentiable``).
+are joined by a ``torch.autograd.Function``, so the layer trains like any other; double backward
+(``create_graph=True``) is refused with a ``RuntimeError`` rather than silently wrong.
 
 Why numba. The engine must install from wheels on a user's machine with no compiler. numba ships as
 wheels, compiles the kernels at first use and caches them on disk (``cache=True``: a later process loads
@@ -119,8 +119,17 @@ class _FusedRecurrence(torch.autograd.Function):
         return (out, h_n) if c_n is None else (out, h_n, c_n)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, d_out, d_hn, d_cn=None):
+        # create_graph=True runs the backward with grad mode on: its result would silently miss the
+        # recurrence's second derivatives, so refuse
+        if torch.is_grad_enabled():
+            raise RuntimeError("fused engine: double backward (create_graph=True) is not supported; "
+                               "build the layer with engine='torch' or engine='loop'")
+        return _FusedRecurrence._backward(ctx, d_out, d_hn, d_cn)
+
+    @staticmethod
+    @once_differentiable
+    def _backward(ctx, d_out, d_hn, d_cn):
         mode, lengths = ctx.mode, ctx.lengths
         w_hh, hs, *rest = ctx.saved_tensors
         seq_len, batch, hidden = d_out.shape

@@ -1,0 +1,240 @@
+"""The fused CPU engine against the oracle, torch.nn.RNN/LSTM/GRU: outputs, final states, every gradient."""
+
+import itertools
+import warnings
+
+import pytest
+import torch
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import rnnlab.nn as rnn
+from rnnlab import engines
+from rnnlab.engines import fused_cpu
+
+pytest.importorskip("numba")
+
+CELLS = {
+    "rnn_tanh": (rnn.RNN, torch.nn.RNN, {}),
+    "rnn_relu": (rnn.RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": (rnn.LSTM, torch.nn.LSTM, {}),
+    "gru": (rnn.GRU, torch.nn.GRU, {}),
+}
+TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+INPUT, HIDDEN, LENGTH, BATCH = 3, 4, 5, 2
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts the calls that really reach the fused engine (not a fallback)."""
+    calls = []
+    run = fused_cpu.FusedCPUEngine.run
+
+    def counting_run(self, mode, x, *args, **kwargs):
+        calls.append((mode, tuple(x.shape)))
+        return run(self, mode, x, *args, **kwargs)
+
+    monkeypatch.setattr(fused_cpu.FusedCPUEngine, "run", counting_run)
+    return calls
+
+
+def _pair(cell, dtype, engine="fused", seed=0, **kwargs):
+    """An rnnlab layer and a torch.nn layer holding the same weights (copied torch -> rnnlab)."""
+    ours_cls, theirs_cls, extra = CELLS[cell]
+    torch.manual_seed(seed)
+    theirs = theirs_cls(INPUT, HIDDEN, **extra, **kwargs).to(dtype)
+    ours = ours_cls(INPUT, HIDDEN, **extra, **kwargs, engine=engine).to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+def _states(cell, n_states, batch, dtype, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    shape = (n_states, batch, HIDDEN) if batch else (n_states, HIDDEN)
+    h = torch.randn(shape, generator=g, dtype=dtype)
+    c = torch.randn(shape, generator=g, dtype=dtype)
+    return (h, c) if cell == "lstm" else h
+
+
+def _flat(hx):
+    return list(hx) if isinstance(hx, tuple) else [hx]
+
+
+def _clone(hx):
+    if isinstance(hx, tuple):
+        return tuple(s.detach().clone().requires_grad_() for s in hx)
+    return hx.detach().clone().requires_grad_()
+
+
+def _compare(ours, theirs, x, hx, tol):
+    """Same outputs, final state and gradients w.r.t. input, initial state and every parameter."""
+    x1, x2 = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
+    h1, h2 = _clone(hx), _clone(hx)
+    out1, hn1 = ours(x1, h1)
+    out2, hn2 = theirs(x2, h2)
+    torch.testing.assert_close(out1, out2, atol=tol, rtol=tol)
+    for a, b in zip(_flat(hn1), _flat(hn2)):
+        torch.testing.assert_close(a, b, atol=tol, rtol=tol)
+    g = torch.Generator().manual_seed(7)
+    w_out = torch.randn(out2.shape, generator=g, dtype=out2.dtype)
+    w_h = [torch.randn(s.shape, generator=g, dtype=s.dtype) for s in _flat(hn2)]
+    loss1 = (out1 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn1), w_h))
+    loss2 = (out2 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn2), w_h))
+    loss1.backward()
+    loss2.backward()
+    torch.testing.assert_close(x1.grad, x2.grad, atol=tol, rtol=tol)
+    for a, b in zip(_flat(h1), _flat(h2)):
+        torch.testing.assert_close(a.grad, b.grad, atol=tol, rtol=tol)
+    theirs_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        torch.testing.assert_close(p.grad, theirs_params[name].grad, atol=tol, rtol=tol, msg=name)
+
+
+GRID = list(itertools.product(CELLS, [True, False], [False, True], [1, 2, 3], [False, True],
+                              [torch.float32, torch.float64]))
+
+
+@pytest.mark.parametrize("cell,bias,batch_first,num_layers,bidirectional,dtype", GRID)
+def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, dtype, fused_calls):
+    ours, theirs = _pair(cell, dtype, bias=bias, batch_first=batch_first, num_layers=num_layers,
+                         bidirectional=bidirectional)
+    x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
+    _compare(ours, theirs, x, _states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
+    assert len(fused_calls) == num_layers * (2 if bidirectional else 1)  # every layer-direction, no fallback
+
+
+@pytest.mark.parametrize("cell,dtype", list(itertools.product(CELLS, [torch.float32, torch.float64])))
+def test_longer_wider_sequence_matches_torch(cell, dtype, fused_calls):
+    """Longer in time and with more units than the grid, so errors that grow through time would show."""
+    ours_cls, theirs_cls, extra = CELLS[cell]
+    torch.manual_seed(3)
+    theirs = theirs_cls(6, 24, **extra).to(dtype)
+    ours = ours_cls(6, 24, **extra, engine="fused").to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(30, 5, 6, dtype=dtype)
+    hx = tuple(torch.randn(1, 5, 24, dtype=dtype) for _ in range(2)) if cell == "lstm" else torch.randn(1, 5, 24,
+                                                                                                       dtype=dtype)
+    _compare(ours, theirs, x, hx, 2 * TOL[dtype])
+    assert fused_calls
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_unbatched_input_matches_torch(cell, fused_calls):
+    ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=True)
+    _compare(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), _states(cell, 4, None, torch.float64),
+             1e-10)
+    assert len(fused_calls) == 4
+
+
+@pytest.mark.parametrize("cell,bidirectional", list(itertools.product(CELLS, [False, True])))
+def test_packed_variable_lengths_match_torch(cell, bidirectional, fused_calls):
+    ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=bidirectional)
+    lengths = torch.tensor([2, 5, 1, 4])
+    padded = torch.randn(LENGTH, 4, INPUT, dtype=torch.float64)
+    hx = _states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
+    results = []
+    for layer in (ours, theirs):
+        x, h = padded.clone().requires_grad_(), _clone(hx)
+        out, hn = layer(pack_padded_sequence(x, lengths, enforce_sorted=False), h)
+        loss = (out.data ** 2).sum() + sum((s ** 3).sum() for s in _flat(hn))
+        loss.backward()
+        results.append((out.data, _flat(hn), x.grad, [s.grad for s in _flat(h)], [p.grad for p in layer.parameters()]))
+    assert fused_calls
+    for a, b in zip(*results):
+        for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
+            torch.testing.assert_close(u, v, atol=1e-10, rtol=1e-10)
+
+
+def test_inference_without_grad_matches_training_path():
+    ours, theirs = _pair("gru", torch.float32, num_layers=2)
+    x = torch.randn(LENGTH, BATCH, INPUT)
+    with torch.no_grad():
+        out1, h1 = ours(x)
+        out2, h2 = theirs(x)
+    torch.testing.assert_close(out1, out2, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(h1, h2, atol=1e-5, rtol=1e-5)
+
+
+def test_weight_changed_in_place_is_seen(fused_calls):
+    """The cached W_hhᵀ must follow an optimizer's in-place update (generation after training)."""
+    ours, theirs = _pair("rnn_tanh", torch.float64)
+    x = torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64)
+    with torch.no_grad():
+        ours(x)
+        for layer in (ours, theirs):
+            layer.weight_hh_l0.mul_(-0.5)
+        torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 2
+
+
+def test_double_backward_is_refused():
+    ours, _ = _pair("rnn_tanh", torch.float64)
+    x = torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64, requires_grad=True)
+    out, _ = ours(x)
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad(out.sum(), x, create_graph=True)
+
+
+def test_named_fused_is_selected_where_supported():
+    x = torch.zeros(5, 2, 3)
+    assert engines.select("fused", "rnn_tanh", x, 4).name == "fused"
+    assert engines.select("fused", "lstm", x.double(), 4).name == "fused"
+    for dtype in (torch.float16, torch.bfloat16):  # no kernels for these: fall back to torch
+        assert engines.select("fused", "gru", x.to(dtype), 4).name == "torch"
+
+
+def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_calls):
+    monkeypatch.setattr(fused_cpu, "kernels", None)
+    x = torch.zeros(5, 2, 3)
+    assert engines.select("fused", "rnn_tanh", x, 4).name == "torch"
+    assert engines.select("auto", "rnn_tanh", x, 20).name == "torch"
+    ours, theirs = _pair("lstm", torch.float64, num_layers=2, bidirectional=True)
+    _compare(ours, theirs, torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64),
+             _states("lstm", 4, BATCH, torch.float64), 1e-10)
+    assert not fused_calls
+
+
+@pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_relu"])
+def test_auto_picks_fused_only_in_its_measured_region(mode):
+    x = torch.zeros(50, 64, 20)
+    engine = engines.get("fused")
+    for hidden in (20, 64):  # issue 7's targets: batch 64, length 50
+        assert engine.wins(mode, x, hidden)
+        assert engines.select("auto", mode, x, hidden).name == "fused"
+    for hidden in (512, 1024):  # large layers: torch's matrix products win
+        assert not engine.wins(mode, x, hidden)
+        assert engines.select("auto", mode, x, hidden).name == "torch"
+    assert engines.select("auto", mode, x.double(), 20).name == engines.select("auto", mode, x, 20).name
+    assert engines.select("auto", mode, x.half(), 20).name == "torch"
+
+
+def test_auto_layer_uses_fused_per_layer_where_it_wins(fused_calls):
+    layer = rnn.RNN(20, 20, num_layers=2)
+    layer(torch.randn(50, 64, 20))
+    assert len(fused_calls) == 2
+    fused_calls.clear()
+    rnn.RNN(8, 1024)(torch.randn(3, 2, 8))
+    assert not fused_calls
+
+
+def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
+    import numba
+
+    from rnnlab.engines import fused_kernels
+
+    real_njit = numba.njit
+
+    def njit_without_cache(**options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit_without_cache)
+
+    def twice(v):
+        return 2 * v
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = fused_kernels._jit(twice)
+    assert compiled(21) == 42
+    assert any("cannot cache" in str(w.message) for w in caught)
