@@ -52,7 +52,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Iterator, NamedTuple, Protocol
 
 import torch
 import torch.distributed as dist
@@ -233,7 +233,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed + world.rank)
     p, state, best = _Progress(), None, _copy(model.state_dict())
-    epoch_generator_state, rng_state, resume_rng = generator.get_state(), torch.get_rng_state(), None
+    epoch_generator_state, rng, resume_rng = generator.get_state(), _get_rng(world.device), None
     if resume:
         p, state, best, epoch_generator_state, resume_rng = _restore(run_dir, model, optimizer, world.device)
     net = world.wrap(model)
@@ -260,7 +260,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
         else:
             p.bad_evals += 1
         if run_dir is not None and world.rank == 0:
-            _save(run_dir, model, best, optimizer, state, p, torch.get_rng_state(), epoch_generator_state, config,
+            _save(run_dir, model, best, optimizer, state, p, _get_rng(world.device), epoch_generator_state, config,
                   time.perf_counter() - clock)
             ckpt.write_history_csv(run_dir / "history.csv", p.history)
         bar.set_postfix(_postfix(task, p, val, time.perf_counter() - clock), refresh=False)
@@ -280,9 +280,9 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                     _skip(batches, skip, p.epoch)
                     skip = 0
                     if resume_rng is not None:  # after the skipped batches: dropout continues where it stopped
-                        torch.set_rng_state(resume_rng)
+                        _set_rng(resume_rng, world.device)
                         resume_rng = None
-                rng_state = torch.get_rng_state()  # the step boundary a Ctrl-C checkpoint records
+                rng = _get_rng(world.device)  # the step boundary a Ctrl-C checkpoint records
 
                 # -- get batch, forward, loss; then all ranks agree on what happens next
                 batch = next(batches, _END)
@@ -314,7 +314,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 optimizer.step()
-                state = _detach(carried)
+                state = _map_state(carried, Tensor.detach)
                 p.step, p.position = p.step + 1, p.position + 1
                 p.loss_sum, p.loss_count = p.loss_sum + now.loss, p.loss_count + 1
 
@@ -334,7 +334,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
             if run_dir is not None:
                 checkpoint_dir = run_dir / "checkpoint"
                 if world.rank == 0:
-                    _save(run_dir, model, best, optimizer, state, p, rng_state, epoch_generator_state, config,
+                    _save(run_dir, model, best, optimizer, state, p, rng, epoch_generator_state, config,
                           time.perf_counter() - clock)
             world.finish(barrier=agreed)
             where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
@@ -394,21 +394,27 @@ def _copy(state_dict: dict) -> dict:
     return {k: v.detach().clone() for k, v in state_dict.items()}
 
 
-def _detach(state: Any) -> Any:
-    """A carried recurrent state (tensor, or nested tuples/lists of them) cut from the graph."""
+def _map_state(state: Any, fn) -> Any:
+    """``fn`` applied to every tensor of a carried recurrent state (a tensor, or nested tuples/lists)."""
     if isinstance(state, Tensor):
-        return state.detach()
+        return fn(state)
     if isinstance(state, (tuple, list)):
-        return type(state)(_detach(s) for s in state)
+        return type(state)(_map_state(s, fn) for s in state)
     return state
 
 
-def _to_device(state: Any, device: torch.device) -> Any:
-    if isinstance(state, Tensor):
-        return state.to(device)
-    if isinstance(state, (tuple, list)):
-        return type(state)(_to_device(s, device) for s in state)
-    return state
+def _get_rng(device: torch.device) -> dict[str, Tensor]:
+    """The global RNG states dropout draws from: torch's CPU generator and, on CUDA, the device's."""
+    rng = {"rng.torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["rng.cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
+    torch.set_rng_state(rng["rng.torch"])
+    if device.type == "cuda" and "rng.cuda" in rng:
+        torch.cuda.set_rng_state(rng["rng.cuda"], device)
 
 
 def _diverge(model: nn.Module, best: dict, p: _Progress, run_dir: Path | None, what: str) -> None:
@@ -425,16 +431,13 @@ def _diverge(model: nn.Module, best: dict, p: _Progress, run_dir: Path | None, w
 
 
 def _save(run_dir: Path, model: nn.Module, best: dict, optimizer: torch.optim.Optimizer, state: Any,
-          p: _Progress, rng_state: Tensor, epoch_generator_state: Tensor, config: TrainConfig,
+          p: _Progress, rng: dict[str, Tensor], epoch_generator_state: Tensor, config: TrainConfig,
           seconds: float) -> None:
     """Write run_dir/checkpoint/ (see module docstring: what exact resume needs)."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in best.items()})
-    tensors["rng.torch"] = rng_state
+    tensors.update(rng)
     tensors["rng.generator"] = epoch_generator_state
-    device = next(model.parameters()).device
-    if device.type == "cuda":
-        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     meta = dataclasses.asdict(p) | {
         "format": 1,
         "seconds": seconds,
@@ -452,19 +455,20 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
     ckpt.load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, directory)
     best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     optimizer.load_state_dict(ckpt.unflatten(meta["optimizer"], tensors))
-    if "rng.cuda" in tensors and device.type == "cuda":
-        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
     names = {f.name for f in dataclasses.fields(_Progress)}
     p = _Progress(**{k: v for k, v in meta.items() if k in names})
-    state = _to_device(ckpt.unflatten(meta["state"], tensors), device)
-    return p, state, best, tensors["rng.generator"], tensors["rng.torch"]
+    state = _map_state(ckpt.unflatten(meta["state"], tensors), lambda t: t.to(device))
+    rng = {k: v for k, v in tensors.items() if k in ("rng.torch", "rng.cuda")}
+    return p, state, best, tensors["rng.generator"], rng
 
 
-class _Agreement:
+class _Agreement(NamedTuple):
     """What every rank does after this step's forward pass (the same on all ranks)."""
 
-    def __init__(self, epoch_ended: bool, loss: float, interrupted: bool, elapsed: float):
-        self.epoch_ended, self.loss, self.interrupted, self.elapsed = epoch_ended, loss, interrupted, elapsed
+    epoch_ended: bool  # some rank is out of batches
+    loss: float  # mean training loss over the ranks (NaN if any rank's is not finite)
+    interrupted: bool  # some rank got Ctrl-C
+    elapsed: float  # rank 0's training seconds
 
 
 class _Distributed:
