@@ -199,3 +199,12 @@ def test_resume_after_interrupt_matches_uninterrupted(tmp_path, monkeypatch):
     for key, value in full.model_.state_dict().items():
         torch.testing.assert_close(resumed.model_.state_dict()[key], value, rtol=0, atol=0)
     assert resumed.metrics_["steps"] == 8
+
+
+def test_load_refuses_an_incomplete_config(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"task": "text", "config": {}}))
+    with pytest.raises(ValueError, match="config.json is incomplete: no vocab"):
+        CharModel.load(tmp_path)
+    with pytest.raises(ValueError, match="encoded corpus not found"):
+        (tmp_path / "config.json").write_text(json.dumps({"task": "text", "config": {}, "vocab": ["a", "b"]}))
+        CharModel.resume(tmp_path)

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab import checkpoint, config as cfg
-from rnnlab.data.text import BUILTIN, Corpus, Vocab, stream_batches
+from rnnlab.data.text import BUILTIN, SPLIT, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM
 
 DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
@@ -237,8 +237,9 @@ class CharModel:
             stored = checkpoint.read_run_config(run_dir)
             _check_task(stored, run_dir)
             self.config = c = cfg.resolve(TextConfig, stored["config"], {"quiet": self.config.quiet or None})
-            corpus = Corpus.open(Path(run_dir) / "corpus.bin", Vocab(stored["vocab"]), stored["data"]["source"],
-                                 tuple(stored["data"]["split"]))
+            data = stored.get("data") or {}
+            corpus = Corpus.open(Path(run_dir) / "corpus.bin", Vocab(stored["vocab"]), data.get("source", ""),
+                                 tuple(data.get("split", SPLIT)))
         else:
             c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
             if c.steps is None and c.minutes is None:
@@ -440,6 +441,9 @@ def _check_task(stored: dict, run_dir) -> None:
     if task != "text":
         hint = "; use rnnlab predict" if task == "forecast" else ""
         raise ValueError(f"text: {run_dir} holds a {task or 'non-text'} model, not a character model{hint}")
+    missing = [k for k in ("config", "vocab") if k not in stored]
+    if missing:
+        raise ValueError(f"text: {run_dir}/config.json is incomplete: no {', '.join(missing)}")
 
 
 def _loss_figure(history: list[dict], run_dir: Path) -> str:
@@ -470,8 +474,8 @@ def _read_json(path: Path) -> dict:
 
 
 def _is_rank0() -> bool:
-    return not torch.distributed.is_available() or not torch.distributed.is_initialized() or \
-        torch.distributed.get_rank() == 0
+    """Rank 0 under torchrun (read from the environment: the process group may be gone by now), else True."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _version() -> str:
