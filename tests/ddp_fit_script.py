@@ -5,13 +5,14 @@ own run directory (``OUT/run-<rank>``, so the test can see which ranks wrote fil
 parameters to ``OUT/rank<rank>.safetensors`` and its result to ``OUT/rank<rank>.json``.
 Rank 1 gets one extra batch per epoch, which fit must drop so both ranks take the same steps.
 
-Then, in a process group the script creates itself, the same run is interrupted by a SIGINT sent to rank 1
-only, and resumed from the checkpoint in the shared directory ``OUT/resume``; the resumed weights go to
-``OUT/rank<rank>-resumed.safetensors``.
+Then the same run is interrupted by a SIGINT sent to rank 1 only (fit creates its process group a second
+time) and resumed, in a process group the script creates itself, from the checkpoint in the shared
+directory ``OUT/resume``; the resumed weights go to ``OUT/rank<rank>-resumed.safetensors``.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -70,13 +71,16 @@ def main(out: Path) -> None:
     (out / f"rank{rank}.json").write_text(json.dumps({"steps": result.steps, "history": result.history}))
     assert not dist.is_initialized()  # fit destroyed the group it created
 
-    dist.init_process_group("gloo")  # now fit joins a group it did not create
     torch.manual_seed(100 + rank)
     try:
         fit(nn.Linear(3, 1), HalfBatches(sigint_rank=1, sigint_at=8), TrainConfig(**CONFIG), run_dir=out / "resume")
         raise AssertionError("not interrupted")
     except TrainingInterrupted:
         pass
+    assert not dist.is_initialized()
+
+    # now fit joins a group it did not create (and leaves it alone)
+    dist.init_process_group("gloo", store=dist.FileStore(str(out / "store"), 2), rank=rank, world_size=2)
     torch.manual_seed(999)  # other initial weights: only the checkpoint can make the result equal
     resumed = nn.Linear(3, 1)
     fit(resumed, HalfBatches(), TrainConfig(**CONFIG), run_dir=out / "resume", resume=True)
@@ -86,4 +90,5 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
+    faulthandler.dump_traceback_later(120, exit=True)  # a hang shows where, instead of a silent timeout
     main(Path(sys.argv[1]))

@@ -44,6 +44,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import signal
@@ -471,6 +472,9 @@ class _Agreement(NamedTuple):
     elapsed: float  # rank 0's training seconds
 
 
+_GROUP_NUMBER = itertools.count()  # process groups fit() created in this process
+
+
 class _Distributed:
     """This process's place in a torchrun job (rank 0 of 1 when not distributed)."""
 
@@ -489,7 +493,12 @@ class _Distributed:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         if not initialised:
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            # torchrun's store outlives our groups: a fresh key prefix per group this process creates, or a
+            # second fit() in the same job would read the first group's keys and hang
+            store, rank, size = next(dist.rendezvous("env://"))
+            store = dist.PrefixStore(f"rnnlab.fit.{next(_GROUP_NUMBER)}", store)
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=store, rank=rank,
+                                    world_size=size)
         return cls(device, dist.get_rank(), dist.get_world_size(), created=not initialised)
 
     def wrap(self, model: nn.Module) -> nn.Module:
