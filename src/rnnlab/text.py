@@ -23,7 +23,6 @@ import json
 import math
 import os
 import platform
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
