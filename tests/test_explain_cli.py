@@ -1,0 +1,94 @@
+"""rnnlab explain ...: run directories with metrics, valid PNG figures and a report naming them; one-line errors."""
+
+import json
+import re
+import subprocess
+import sys
+
+import matplotlib.image
+import pytest
+
+from rnnlab.cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_run_dir(run_dir, task, figure):
+    """config.json, metrics.json (with ``task``), and a report whose every <img> is a valid PNG beside it."""
+    assert json.loads((run_dir / "metrics.json").read_text())["task"] == task
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["command"] == task.replace("-", " ") and "torch" in config["versions"]
+    page = (run_dir / "report.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert figure in images
+    assert "http://" not in page and "https://" not in page  # readable offline
+    for name in images:
+        data = (run_dir / name).read_bytes()
+        assert data[:8] == PNG_MAGIC
+        assert matplotlib.image.imread(run_dir / name).ndim == 3  # decodes as an image
+
+
+def test_explain_lookback_writes_its_run_directory(tmp_path, capsys):
+    out = tmp_path / "lookback"
+    assert main(["explain", "lookback", "--lookbacks", "1,2", "--epochs", "2", "--quiet", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "lookback" in printed and f"run directory: {out}" in printed
+    assert_run_dir(out, "explain-lookback", "lookback.png")
+    assert [r["lookback"] for r in json.loads((out / "metrics.json").read_text())["results"]] == [1, 2]
+    assert json.loads((out / "config.json").read_text())["lookbacks"] == [1, 2]
+
+
+def test_explain_memory_and_gradients_write_their_run_directories(tmp_path):
+    small = ["--cells", "rnn", "--epochs", "1", "--hidden", "4", "--quiet", "--device", "cpu"]
+    assert main(["explain", "memory", "--delays", "2", *small, "--out", str(tmp_path / "m")]) == 0
+    assert_run_dir(tmp_path / "m", "explain-memory", "memory.png")
+    assert main(["explain", "gradients", "--delay", "11", *small, "--out", str(tmp_path / "g")]) == 0
+    assert_run_dir(tmp_path / "g", "explain-gradients", "gradients.png")
+    ratios = json.loads((tmp_path / "g" / "metrics.json").read_text())["ratio"]["rnn"]["init"]
+    assert ratios["10"] > 0 and ratios["50"] is None
+
+
+def test_explain_hidden_default_model(tmp_path):
+    assert main(["explain", "hidden", "--epochs", "1", "--quiet", "--device", "cpu", "--out", str(tmp_path / "h")]) == 0
+    assert_run_dir(tmp_path / "h", "explain-hidden", "hidden.png")
+    metrics = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    assert [layer["units"] for layer in metrics["layers"]] == [20, 20] and metrics["length"] == 100
+
+
+def test_explain_hidden_traces_a_saved_forecaster(tmp_path):
+    import numpy as np
+
+    from rnnlab.forecast import Forecaster
+
+    series = np.sin(np.linspace(0, 20, 120))
+    Forecaster(hidden_size=5, lookback=8, horizon=1, epochs=1, device="cpu", quiet=True).fit(series).save(tmp_path / "f")
+    assert main(["explain", "hidden", "--model", str(tmp_path / "f"), "--quiet", "--out", str(tmp_path / "h")]) == 0
+    metrics = json.loads((tmp_path / "h" / "metrics.json").read_text())
+    assert metrics["length"] == 8 and [layer["units"] for layer in metrics["layers"]] == [5]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["explain", "memory", "--cells", "rnn,tcn"], "rnnlab explain: error: explain memory: unknown cell 'tcn'"),
+    (["explain", "lookback", "--lookbacks", "0"], "rnnlab explain: error: explain lookback: lookbacks must be"),
+    (["explain", "hidden", "--model", "no/such/run"], "rnnlab explain: error: "),
+])
+def test_bad_input_is_one_line_and_leaves_no_run_directory(tmp_path, capsys, argv, message):
+    out = tmp_path / "run"
+    assert main([*argv, "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_an_occupied_out_directory_is_refused(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["explain", "lookback", "--lookbacks", "1", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 2
+    assert "exists and is not an empty directory" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_python_dash_m_explain_help():
+    done = subprocess.run([sys.executable, "-m", "rnnlab", "explain", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert all(word in done.stdout for word in ("hidden", "gradients", "memory", "lookback"))
