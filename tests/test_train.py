@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rnnlab import cli
-from rnnlab.checkpoint import load_checkpoint
+from rnnlab.checkpoint import load_checkpoint, save_checkpoint
 from rnnlab.train import (TrainConfig, TrainingDiverged, TrainingInterrupted, fit, get_lr,
                           resolve_device)
 
@@ -194,6 +194,9 @@ def test_checkpoint_and_history_files(tmp_path):
 def test_resume_errors(tmp_path):
     with pytest.raises(ValueError, match="no checkpoint"):
         fit(nn.Linear(3, 1), Regression(), TrainConfig(steps=2, quiet=True), run_dir=tmp_path, resume=True)
+    save_checkpoint(tmp_path / "checkpoint", {"w": torch.zeros(1)}, {"step": 1})
+    with pytest.raises(ValueError, match="is not a checkpoint written by rnnlab.train.fit"):
+        fit(nn.Linear(3, 1), Regression(), TrainConfig(steps=2, quiet=True), run_dir=tmp_path, resume=True)
     fit(nn.Linear(3, 1), Regression(), TrainConfig(steps=2, quiet=True), run_dir=tmp_path)
     with pytest.raises(ValueError, match=r"another model.*weight is \(2, 3\) in the model but \(1, 3\)"):
         fit(nn.Linear(3, 2), Regression(), TrainConfig(steps=2, quiet=True), run_dir=tmp_path, resume=True)
@@ -221,8 +224,8 @@ def test_nan_loss_raises_diverged_and_restores_last_good_weights(tmp_path):
     assert "last good checkpoint is kept" in str(info.value)
     tensors, meta = load_checkpoint(tmp_path / "checkpoint")
     assert meta["step"] == 10  # the evaluation at step 10 was the last good one
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, tensors[f"best.{name}"]), name
+    for name, value in model.state_dict().items():  # best = last good here: the loss was still falling
+        assert torch.equal(value, tensors[f"best.{name}"]) and torch.equal(value, tensors[f"model.{name}"]), name
     assert all(torch.isfinite(v).all() for v in model.state_dict().values())
 
 

@@ -453,6 +453,8 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
     """Load run_dir/checkpoint/ into model and optimizer; return the loop's counters and states."""
     directory = run_dir / "checkpoint"
     tensors, meta = ckpt.load_checkpoint(directory)
+    if meta.get("format") != 1 or "optimizer" not in meta or "rng.generator" not in tensors:
+        raise ValueError(f"train: {directory} is not a checkpoint written by rnnlab.train.fit")
     ckpt.load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, directory)
     best = {k[5:]: v.to(device) for k, v in tensors.items() if k.startswith("best.")}
     optimizer.load_state_dict(ckpt.unflatten(meta["optimizer"], tensors))
