@@ -74,9 +74,9 @@ class ForecastConfig:
     epochs: int = 300  # passes over the training windows (an upper bound: early stopping)
     steps: int | None = None  # optimizer updates budget (None: no limit)
     minutes: float | None = None  # wall-clock budget (None: no limit)
-    batch_size: int = 16  # windows per step
+    batch_size: int = 32  # windows per step
     lr: float = 3e-3  # Adam learning rate
-    patience: int | None = 30  # epochs without validation improvement before stopping
+    patience: int | None = 20  # epochs without validation improvement before stopping
     seed: int = 0  # weights, batch order
     device: str = "auto"  # "auto", "cpu" or "cuda"
     quiet: bool = False  # no progress bar
@@ -153,7 +153,7 @@ class Forecaster:
                  lookback: int | None = None, horizon: int | None = None, strategy: str = "direct",
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
-                 minutes: float | None = None, batch_size: int = 16, lr: float = 3e-3, patience: int | None = 30,
+                 minutes: float | None = None, batch_size: int = 32, lr: float = 3e-3, patience: int | None = 20,
                  seed: int = 0, device: str = "auto", quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.lookback, self.horizon, self.strategy, self.skip = lookback, horizon, strategy, skip
