@@ -121,3 +121,11 @@ def test_sample_as_a_subprocess(run_dir):
                            "--prime", "def", "--seed", "0"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("def") and len(done.stdout) == 3 + 25 + 1
+
+
+def test_resume_of_a_finished_run_changes_nothing(run_dir, capsys):
+    before = json.loads((run_dir / "metrics.json").read_text())
+    assert main(["text", "--resume", str(run_dir), "--quiet"]) == 0
+    after = json.loads((run_dir / "metrics.json").read_text())
+    assert after["steps"] == before["steps"] and after["val_loss"] == pytest.approx(before["val_loss"])
+    assert f"run directory: {run_dir}" in capsys.readouterr().out
