@@ -36,6 +36,14 @@ def test_airline_dates_and_description_line():
     assert line == "passengers: 144 points, monthly, 1949-01-01 .. 1960-12-01, range 104 .. 622"
 
 
+def test_builtin_series_reject_other_columns():
+    assert sd.load("airline", column="passengers", time_column="month").name == "passengers"
+    with pytest.raises(ValueError, match="unknown column 'x' for the built-in 'airline'; columns are: month, passengers"):
+        sd.load("airline", column="x")
+    with pytest.raises(ValueError, match="unknown column 'v' for the built-in 'sine'"):
+        sd.load("sine", column="v")
+
+
 def test_sine_and_unknown_name():
     assert len(sd.load("sine", length=50)) == 50
     with pytest.raises(ValueError, match="unknown data 'nope'; use one of sine, airline"):

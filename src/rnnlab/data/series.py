@@ -64,6 +64,12 @@ def load(data: str = "sine", column: str | None = None, time_column: str | None 
         ValueError: a missing file, an unknown column (the message lists the columns), non-numeric or
             missing values (the message gives their lines), unparsable dates.
     """
+    if data in BUILTIN:
+        own = (None, None) if data == "sine" else BUNDLED[data][1:3]
+        for given, allowed in ((column, own[1]), (time_column, own[0])):
+            if given is not None and given != allowed:
+                columns = "none, it is generated" if data == "sine" else ", ".join(own)
+                raise ValueError(f"series: unknown column '{given}' for the built-in '{data}'; columns are: {columns}")
     if data == "sine":
         s = sine(length=length, noise=noise, seed=seed)
         s.attrs["source"] = f"sine(length={length}, noise={noise})"
