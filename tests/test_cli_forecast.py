@@ -180,3 +180,18 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, caps
     assert whole.keys() == resumed.keys()
     for key in whole:
         assert (whole[key] == resumed[key]).all(), key
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_write_one_run_and_print_one_table(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "rnnlab",
+               "forecast", "--data", "nile", "--epochs", "3", "--quiet", "--out", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("run directory:") == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and set(metrics["test"]) == METRIC_KEYS

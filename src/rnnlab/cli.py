@@ -92,6 +92,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     settings = config.resolve(forecast.ForecastConfig, args.config, overrides(args, "resume", "out"),
                               section="forecast")
     result = forecast_run.run(settings, out=args.out, resume=args.resume)
+    if not result.writer:
+        return 0
     print(result.description)
     m = result.metrics
     print(f"test: last {len(result.backtest)} points, horizon {m['horizon']}, lookback {m['lookback']}; "

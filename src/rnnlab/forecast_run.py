@@ -42,6 +42,7 @@ class ForecastRun:
     description: str
     forecaster: Forecaster
     backtest: pd.DataFrame
+    writer: bool = True  # False on the ranks other than 0 under torchrun: they neither write nor print
 
 
 def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
@@ -82,14 +83,14 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         run_dir = Path(resume)
     else:
         run_dir = checkpoint.new_run_dir("forecast", out)
-        if run_dir.exists() and any(run_dir.iterdir()):
+        if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
             raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
                              f"choose another --out or continue it with --resume")
     series, sizes = prepare(config)
     test_size = sizes["test_size"]
     history, test = series.iloc[:-test_size], series.iloc[-test_size:]
     info = sd.describe(series)
-    writer = int(os.environ.get("RANK", "0")) == 0
+    writer = _rank() == 0
     created = not run_dir.exists()
     if writer and resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +121,12 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
         checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
-    return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame)
+    return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 otherwise); only rank 0 writes the run directory."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def versions() -> dict:
