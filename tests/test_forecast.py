@@ -143,3 +143,11 @@ def test_default_forecaster_meets_the_sine_target():
     s = sine(400)
     f = Forecaster(quiet=True, device="cpu").fit(s.iloc[:-80])
     assert f.evaluate(s.iloc[-80:])["mse"] <= 1e-3
+
+
+def test_load_dispatches_on_the_task_and_names_what_it_cannot_load(tmp_path):
+    (tmp_path / "config.json").write_text('{"task": "explain-memory"}')
+    with pytest.raises(ValueError, match="holds a 'explain-memory' run; only forecast and text runs hold a model"):
+        rnnlab.load(tmp_path)
+    with pytest.raises(ValueError, match="no saved forecaster"):
+        Forecaster.load(tmp_path)
