@@ -195,3 +195,13 @@ def test_torchrun_two_ranks_write_one_run_and_print_one_table(tmp_path):
     assert done.stdout.count("run directory:") == 1
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 3 and set(metrics["test"]) == METRIC_KEYS
+
+
+def test_predict_with_a_config_file_and_without_a_model(airline_run, tmp_path, capsys):
+    toml = tmp_path / "p.toml"
+    out = tmp_path / "p.csv"
+    toml.write_text(f'[predict]\nmodel = "{airline_run.as_posix()}"\nhorizon = 3\ncsv = "{out.as_posix()}"\n')
+    assert main(["predict", "--config", str(toml), "--horizon", "4"]) == 0
+    assert len(pd.read_csv(out)) == 4
+    assert main(["predict"]) == 2
+    assert "give the trained model with --model RUN_DIR" in capsys.readouterr().err

@@ -104,15 +104,18 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab import forecast_run
+    from rnnlab import config, forecast_run
 
-    forecast = forecast_run.predict(args.model, args.horizon, args.data, args.column, args.time_column, args.fill)
+    s = config.resolve(forecast_run.PredictConfig, args.config, overrides(args), section="predict")
+    if s.model is None:
+        raise ValueError("predict: give the trained model with --model RUN_DIR (or model = ... in --config)")
+    forecast = forecast_run.predict(s.model, s.horizon, s.data, s.column, s.time_column, s.fill)
     frame = forecast.rename_axis("time").to_frame()
-    if args.csv:
-        frame.to_csv(args.csv)
+    if s.csv:
+        frame.to_csv(s.csv)
     print(frame.to_string())
-    if args.csv:
-        print(f"written: {args.csv}")
+    if s.csv:
+        print(f"written: {s.csv}")
     return 0
 
 
@@ -189,13 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.set_defaults(func=_cmd_forecast)
     p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
-    p.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of rnnlab forecast")
+    p.add_argument("--model", metavar="RUN_DIR", help="run directory of rnnlab forecast (required)")
     p.add_argument("--horizon", type=int, help="steps to forecast (default: the model's horizon)")
     p.add_argument("--data", help="a CSV continuing the series: forecast after its end instead")
     p.add_argument("--column", help="CSV: the column (default: the one the model was trained on)")
     p.add_argument("--time-column", dest="time_column", help="CSV: the column of dates (or years)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--csv", metavar="OUT", help="also write the forecast to this CSV file")
+    p.add_argument("--config", metavar="FILE", help="TOML file of these settings ([predict]); flags override it")
     p.set_defaults(func=_cmd_predict)
     # text / sample: rnnlab.text
     p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")

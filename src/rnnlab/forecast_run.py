@@ -219,6 +219,19 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
     ])
 
 
+@dataclass(frozen=True)
+class PredictConfig:
+    """The settings of ``rnnlab predict`` (``[predict]`` in a TOML file)."""
+
+    model: str | None = None  # run directory of rnnlab forecast (required)
+    horizon: int | None = None  # steps to forecast; None: the model's horizon
+    data: str | None = None  # a CSV (or built-in series) continuing the series: forecast after its end
+    column: str | None = None  # CSV: the value column (default: the model's)
+    time_column: str | None = None  # CSV: the dates column (default: the model's)
+    fill: str | None = None  # "interpolate" to fill missing values
+    csv: str | None = None  # also write the forecast to this CSV file
+
+
 def predict(model_dir: str | Path, horizon: int | None = None, data: str | None = None, column: str | None = None,
             time_column: str | None = None, fill: str | None = None) -> pd.Series:
     """Forecast ``horizon`` steps after a saved forecaster's series, or after ``data`` (a CSV continuing it).
