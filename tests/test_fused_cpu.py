@@ -203,13 +203,23 @@ def test_auto_picks_fused_only_in_its_measured_region(mode):
     for hidden in (512, 1024):  # large layers: torch's matrix products win
         assert not engine.wins(mode, x, hidden)
         assert engines.select("auto", mode, x, hidden).name == "torch"
-    assert engines.select("auto", mode, x.double(), 20).name == engines.select("auto", mode, x, 20).name
-    assert engines.select("auto", mode, x.half(), 20).name == "torch"
+    assert engines.select("auto", mode, torch.zeros(50, 1, 20), 256).name == "fused"  # batch 1: even wide
+    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 20).name == "torch"  # big batch: torch's GEMMs
+    for other in (x.double(), x.half(), x[:1]):  # not measured faster: fp64, fp16, a single step
+        assert engines.select("auto", mode, other, 20).name == "torch"
+
+
+def test_auto_picks_fused_for_small_gru_and_never_for_lstm():
+    x = torch.zeros(50, 64, 20)
+    assert engines.select("auto", "gru", x, 20).name == "fused"
+    assert engines.select("auto", "gru", x, 256).name == "torch"
+    for hidden in (20, 64, 256):
+        assert engines.select("auto", "lstm", x, hidden).name == "torch"
 
 
 def test_auto_layer_uses_fused_per_layer_where_it_wins(fused_calls):
     layer = rnn.RNN(20, 20, num_layers=2)
-    layer(torch.randn(50, 64, 20))
+    layer(torch.randn(50, 64, 20))  # both layers in the measured region: hidden 20, length 50, fp32
     assert len(fused_calls) == 2
     fused_calls.clear()
     rnn.RNN(8, 1024)(torch.randn(3, 2, 8))
