@@ -290,6 +290,13 @@ def test_early_stopping_restores_the_best_weights():
         assert torch.equal(value, task.seen[2][name])
 
 
+def test_resuming_an_early_stopped_run_stays_stopped(tmp_path):
+    config = TrainConfig(epochs=100, eval_every=2, patience=2, quiet=True)
+    first = fit(nn.Linear(3, 1), Scripted([5.0, 3.0, 1.0, 2.0, 4.0]), config, run_dir=tmp_path)
+    again = fit(nn.Linear(3, 1), Scripted([]), config, run_dir=tmp_path, resume=True)
+    assert (again.stopped, again.steps, again.best_val) == ("early", first.steps, 1.0)
+
+
 def test_budgets_whichever_ends_first():
     assert fit(nn.Linear(3, 1), Regression(), TrainConfig(epochs=2, steps=100, quiet=True)).steps == 16
     result = fit(nn.Linear(3, 1), Regression(), TrainConfig(epochs=100, steps=11, quiet=True))

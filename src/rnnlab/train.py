@@ -270,8 +270,11 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     with _deferred_interrupt() as interrupt:
         try:
             while True:
-                # -- budgets known without asking the other ranks
+                # -- budgets known without asking the other ranks (a resumed run may have spent them)
                 if config.steps is not None and p.step >= config.steps:
+                    break
+                if config.patience is not None and p.bad_evals >= config.patience:
+                    stopped = "early"
                     break
                 if batches is None:
                     if config.epochs is not None and p.epoch >= config.epochs:
