@@ -437,7 +437,15 @@ def _diverge(model: nn.Module, best: dict, p: _Progress, run_dir: Path | None, w
 def _save(run_dir: Path, model: nn.Module, best: dict, optimizer: torch.optim.Optimizer, state: Any,
           p: _Progress, rng: dict[str, Tensor], epoch_generator_state: Tensor, config: TrainConfig,
           seconds: float) -> None:
-    """Write run_dir/checkpoint/ (see module docstring: what exact resume needs)."""
+    """Write run_dir/checkpoint/ (see module docstring: what exact resume needs).
+
+    Tensors: ``model.*`` (weights now), ``best.*`` (weights of the best evaluation), ``optimizer.*`` (AdamW
+    moments and step counts), ``state.*`` (the carried recurrent state), ``rng.torch`` / ``rng.cuda`` (global
+    RNGs at the step boundary), ``rng.generator`` (the batch generator at the start of the epoch). Meta: the
+    :class:`_Progress` counters (step, epoch, position, best_val, bad_evals, loss_sum/count, history),
+    ``seconds`` trained so far, the JSON skeletons of optimizer and state, and the TrainConfig. There is no
+    scheduler state: :func:`get_lr` is a function of the step (and of the elapsed time for ``minutes``).
+    """
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     tensors.update({f"best.{k}": v for k, v in best.items()})
     tensors.update(rng)
