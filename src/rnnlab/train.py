@@ -235,10 +235,14 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     torch.manual_seed(config.seed + world.rank)
     p, state, best = _Progress(), None, _copy(model.state_dict())
     epoch_generator_state, rng, resume_rng = generator.get_state(), _get_rng(world.device), None
-    if resume:
-        p, state, best, epoch_generator_state, resume_rng = _restore(run_dir, model, optimizer, world.device)
-    net = world.wrap(model)
-    total_steps = _total_steps(config, task, epoch_generator_state, world)
+    try:
+        if resume:
+            p, state, best, epoch_generator_state, resume_rng = _restore(run_dir, model, optimizer, world.device)
+        net = world.wrap(model)
+        total_steps = _total_steps(config, task, epoch_generator_state, world)
+    except BaseException:
+        world.finish(barrier=False)
+        raise
     bar = tqdm(total=total_steps, initial=p.step, disable=config.quiet or world.rank != 0, unit="step",
                dynamic_ncols=True, leave=False)
     clock = time.perf_counter() - p.seconds
