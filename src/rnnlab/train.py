@@ -44,23 +44,21 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
-import os
 import signal
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, NamedTuple, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
+from rnnlab.distributed import Distributed
 
 
 @dataclass(frozen=True)
@@ -228,7 +226,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     run_dir = Path(run_dir) if run_dir is not None else None
     if resume and run_dir is None:
         raise ValueError("train: resume=True needs the run_dir to continue from")
-    world = _Distributed.start(resolve_device(config.device))
+    world = Distributed.start(resolve_device(config.device))
     model.to(world.device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
@@ -380,7 +378,7 @@ def _postfix(task: Task, p: _Progress, train_loss: float, seconds: float) -> dic
     return postfix
 
 
-def _total_steps(config: TrainConfig, task: Task, generator_state: Tensor, world: "_Distributed") -> int | None:
+def _total_steps(config: TrainConfig, task: Task, generator_state: Tensor, world: "Distributed") -> int | None:
     """The step budget: ``steps``, or ``epochs`` × batches per epoch, whichever is smaller (None if neither).
 
     Batches per epoch are those of epoch 0 (``len`` if the iterable has one, otherwise counted by drawing them
@@ -478,89 +476,6 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
     state = _map_state(ckpt.unflatten(meta["state"], tensors), lambda t: t.to(device))
     rng = {k: v for k, v in tensors.items() if k in ("rng.torch", "rng.cuda")}
     return p, state, best, tensors["rng.generator"], rng
-
-
-class _Agreement(NamedTuple):
-    """What every rank does after this step's forward pass (the same on all ranks)."""
-
-    epoch_ended: bool  # some rank is out of batches
-    loss: float  # mean training loss over the ranks (NaN if any rank's is not finite)
-    interrupted: bool  # some rank got Ctrl-C
-    elapsed: float  # rank 0's training seconds
-
-
-_GROUP_NUMBER = itertools.count()  # process groups fit() created in this process
-
-
-class _Distributed:
-    """This process's place in a torchrun job (rank 0 of 1 when not distributed)."""
-
-    def __init__(self, device: torch.device, rank: int = 0, size: int = 1, created: bool = False):
-        self.device, self.rank, self.size, self.created = device, rank, size, created
-
-    @classmethod
-    def start(cls, device: torch.device) -> "_Distributed":
-        """Join (or create, under torchrun) the process group; one GPU per LOCAL_RANK on CUDA."""
-        initialised = dist.is_available() and dist.is_initialized()
-        size = dist.get_world_size() if initialised else int(os.environ.get("WORLD_SIZE", "1"))
-        if size <= 1:
-            return cls(device)
-        if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        if not initialised:
-            # torchrun's store outlives our groups: a fresh key prefix per group this process creates, or a
-            # second fit() in the same job would read the first group's keys and hang
-            store, rank, size = next(dist.rendezvous("env://"))
-            store = dist.PrefixStore(f"rnnlab.fit.{next(_GROUP_NUMBER)}", store)
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=store, rank=rank,
-                                    world_size=size)
-        return cls(device, dist.get_rank(), dist.get_world_size(), created=not initialised)
-
-    def wrap(self, model: nn.Module) -> nn.Module:
-        if self.size == 1:
-            return model
-        device_ids = [self.device.index] if self.device.type == "cuda" else None
-        return nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-
-    def _tensor(self, values: list[float]) -> Tensor:
-        return torch.tensor(values, dtype=torch.float64, device=self.device if self.device.type == "cuda" else "cpu")
-
-    def agree(self, epoch_ended: bool, loss: Tensor | None, interrupted: bool, elapsed: float) -> _Agreement:
-        """One all-reduce: any rank out of batches, interrupted or non-finite counts for all; rank 0's clock."""
-        value = float(loss.detach()) if loss is not None else 0.0
-        if self.size == 1:
-            return _Agreement(epoch_ended, value, interrupted, elapsed)
-        finite = math.isfinite(value)
-        t = self._tensor([float(epoch_ended), value if finite else 0.0, float(not finite), float(interrupted),
-                          elapsed if self.rank == 0 else 0.0])
-        dist.all_reduce(t)
-        ended, total, nonfinite, stop, clock = t.tolist()
-        return _Agreement(ended > 0, total / self.size if nonfinite == 0 else math.nan, stop > 0, clock)
-
-    def broadcast(self, value: float) -> float:
-        """Rank 0's value on every rank."""
-        if self.size == 1:
-            return value
-        t = self._tensor([value])
-        dist.broadcast(t, 0)
-        return float(t.item())
-
-    def minimum(self, value: int) -> int:
-        if self.size == 1:
-            return value
-        t = self._tensor([float(value)])
-        dist.all_reduce(t, op=dist.ReduceOp.MIN)
-        return int(t.item())
-
-    def finish(self, barrier: bool) -> None:
-        """Wait until every rank (and rank 0's files) is done, if all ranks got here together (``barrier``);
-        destroy the process group if we created it."""
-        if self.size > 1 and barrier:
-            dist.barrier()
-        if self.created and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 @contextmanager
