@@ -193,6 +193,15 @@ def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_
     assert not fused_calls
 
 
+def test_numba_that_fails_to_import_is_declined(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(fused_cpu, "kernels", fused_cpu._NOT_LOADED)
+    monkeypatch.setitem(sys.modules, "rnnlab.engines.fused_kernels", None)  # import raises ImportError
+    assert not engines.get("fused").supports("rnn_tanh", torch.zeros(5, 2, 3), None)
+    assert fused_cpu.kernels is None
+
+
 @pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_relu"])
 def test_auto_picks_fused_only_in_its_measured_region(mode):
     x = torch.zeros(50, 64, 20)

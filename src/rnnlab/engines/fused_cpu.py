@@ -28,8 +28,9 @@ the time was the nonlinearity: libm's ``tanh`` costs 18 ns a call, a vectorised 
 on the shared 2-core machine (OpenMP threads waiting on busy cores), so the kernels are serial and the
 torch matrix products around them use torch's own threads.
 
-Where numba is missing (or the tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports`
-says no and :func:`rnnlab.engines.select` falls back to the ``torch`` engine. Variable lengths are
+numba is imported at the first call that could use it. Where it is missing or fails to import (or the
+tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports` says no and
+:func:`rnnlab.engines.select` falls back to the ``torch`` engine. Variable lengths are
 supported: past a sequence's end its state stays put and its output is zero.
 
 Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units, ``G`` gate rows.
@@ -37,6 +38,7 @@ Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units,
 
 from __future__ import annotations
 
+import importlib
 import weakref
 
 import numpy as np
@@ -44,10 +46,22 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-try:
-    from rnnlab.engines import fused_kernels as kernels
-except ImportError:  # numba is not installed: the engine declines every call
-    kernels = None
+_NOT_LOADED = object()
+# the numba kernels module, imported at the first call that could use it (numba adds half a second to
+# an import); None where numba is missing or fails to import (e.g. built for another numpy)
+kernels = _NOT_LOADED
+
+
+def _kernels():
+    global kernels
+    if kernels is _NOT_LOADED:
+        try:
+            loaded = importlib.import_module("rnnlab.engines.fused_kernels")
+        except ImportError:
+            loaded = None
+        kernels = loaded
+    return kernels
+
 
 _DTYPES = (torch.float32, torch.float64)
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
@@ -176,7 +190,7 @@ class FusedCPUEngine:
     name = "fused"
 
     def supports(self, mode: str, x: Tensor, lengths: Tensor | None) -> bool:
-        return kernels is not None and mode in _GATES and x.device.type == "cpu" and x.dtype in _DTYPES
+        return mode in _GATES and x.device.type == "cpu" and x.dtype in _DTYPES and _kernels() is not None
 
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         """The region where ``rnnlab bench layer`` measured fused faster than ``torch.nn`` (fp32, CPU).
