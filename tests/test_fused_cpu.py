@@ -155,7 +155,7 @@ def test_inference_without_grad_matches_training_path():
 
 
 def test_weight_changed_in_place_is_seen(fused_calls):
-    """The cached W_hhᵀ must follow an optimizer's in-place update (generation after training)."""
+    """An in-place update between calls, even one through ``.data`` that autograd does not see, is used."""
     ours, theirs = _pair("rnn_tanh", torch.float64)
     x = torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64)
     with torch.no_grad():
@@ -163,7 +163,10 @@ def test_weight_changed_in_place_is_seen(fused_calls):
         for layer in (ours, theirs):
             layer.weight_hh_l0.mul_(-0.5)
         torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-10, rtol=1e-10)
-    assert len(fused_calls) == 2
+        for layer in (ours, theirs):
+            layer.weight_hh_l0.data.add_(0.25)
+        torch.testing.assert_close(ours(x)[0], theirs(x)[0], atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 3
 
 
 def test_double_backward_is_refused():

@@ -39,7 +39,6 @@ Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units,
 from __future__ import annotations
 
 import importlib
-import weakref
 
 import numpy as np
 import torch
@@ -72,30 +71,6 @@ def _np(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-class _TransposeCache:
-    """``W_hhᵀ`` as a contiguous array, recomputed only when the weight changes (its version counter moves).
-
-    Generation calls a layer once per character; copying a 256 × 256 weight each time would cost more than
-    the step itself. Entries hold a weak reference, so a freed weight never matches a new one.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple] = {}
-
-    def get(self, w: Tensor) -> np.ndarray:
-        entry = self._entries.get(id(w))
-        if entry is not None and entry[0]() is w and entry[1] == w._version:
-            return entry[2]
-        w_t = w.detach().t().contiguous().numpy()  # (G, H) -> (H, G)
-        if len(self._entries) > 256:  # dead weights of models long gone
-            self._entries = {k: e for k, e in self._entries.items() if e[0]() is not None}
-        self._entries[id(w)] = (weakref.ref(w), w._version, w_t)
-        return w_t
-
-
-_transposed = _TransposeCache()
-
-
 def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> np.ndarray:
     if lengths is None:
         return np.full(batch, seq_len, dtype=np.int64)
@@ -111,7 +86,9 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     new = lambda *shape: torch.empty(shape, dtype=x_proj.dtype)  # noqa: E731
     out, hs = new(seq_len, batch, hidden), new(seq_len + 1, batch, hidden)
     args = (_np(x_proj), _np(h0))
-    w_hh_t = _transposed.get(w_hh)  # (H, G): rows contiguous for the kernels' matrix-vector loop
+    # (G, H) -> (H, G), rows contiguous for the kernels' matrix-vector loop. Not cached across calls: a
+    # weight changed through ``.data`` keeps its version counter, and a stale copy would be silently wrong
+    w_hh_t = _np(w_hh.detach().t())
     if mode in ("rnn_tanh", "rnn_relu"):
         kernels.rnn_forward(*args, w_hh_t, _np(b_hh), lengths, mode == "rnn_relu", out.numpy(), hs.numpy())
         return out, hs[seq_len].clone(), None, (hs,)
