@@ -146,3 +146,11 @@ def test_ranks_take_their_own_streams():
     assert whole[0][0][0, 0] == ids[3]
     resumed = list(stream_batches(ids, 6, 8, shift=3, start=5))
     np.testing.assert_array_equal(resumed[0][0].numpy(), whole[5][0].numpy())
+
+
+def test_the_map_survives_the_file_being_removed():
+    corpus = Corpus.build(UNICODE)
+    first = np.asarray(corpus.part("train")).copy()
+    corpus.path.unlink()  # e.g. a cleanup of the run directory while training
+    np.testing.assert_array_equal(np.asarray(corpus.part("train")), first)
+    assert corpus.vocab.decode(corpus.part("test")) == UNICODE[len(UNICODE) - len(corpus.part("test")):]

@@ -190,6 +190,7 @@ class Corpus:
     source: str
     split: tuple = SPLIT
     _tmp: object = None  # a TemporaryDirectory kept alive with the corpus
+    _map: np.memmap | None = None  # opened once: the mapping outlives the file's name
 
     @classmethod
     def build(cls, source: str | Path, out: str | Path | None = None, encoding: str = "utf-8",
@@ -251,7 +252,9 @@ class Corpus:
     @property
     def ids(self) -> np.ndarray:
         """``(T,)`` the whole corpus as a read-only memory map."""
-        return np.memmap(self.path, dtype=self.vocab.dtype, mode="r", shape=(self.n_chars,))
+        if self._map is None:
+            self._map = np.memmap(self.path, dtype=self.vocab.dtype, mode="r", shape=(self.n_chars,))
+        return self._map
 
     def bounds(self) -> dict[str, tuple[int, int]]:
         """``{"train": (start, stop), "val": ..., "test": ...}`` character offsets of the contiguous splits."""
