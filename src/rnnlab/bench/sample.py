@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=5000, help="characters per timing (default 5000)")
     parser.add_argument("--quick", action="store_true", help="1,000 characters, one timing (seconds)")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     length, repeats = (1000, 1) if args.quick else (args.length, 3)
     rows = run(args.model, length, repeats)
     print(f"sampling speed, {length} characters, best of {repeats}, {platform.processor() or platform.machine()}, "

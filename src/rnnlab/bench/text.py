@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="15 s each on the first 300,000 characters")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     minutes, max_chars = (0.25, 300_000) if args.quick else (args.minutes, None)
     result = run(args.data, minutes, args.seed, max_chars, 1000 if args.quick else 5000)
     print(f"{result['data']}\nbudget {minutes:g} min each, torch {result['torch']}, {result['threads']} threads")
