@@ -40,9 +40,13 @@ def test_explain_lookback_writes_its_run_directory(tmp_path, capsys):
 
 
 def test_explain_memory_and_gradients_write_their_run_directories(tmp_path):
-    small = ["--cells", "rnn", "--epochs", "1", "--hidden", "4", "--quiet", "--device", "cpu"]
+    settings = tmp_path / "small.toml"  # flags override the file; the file sets what has no flag
+    settings.write_text("batches_per_epoch = 3\nepochs = 9\n")
+    small = ["--cells", "rnn", "--epochs", "1", "--hidden", "4", "--quiet", "--device", "cpu",
+             "--config", str(settings)]
     assert main(["explain", "memory", "--delays", "2", *small, "--out", str(tmp_path / "m")]) == 0
     assert_run_dir(tmp_path / "m", "explain-memory", "memory.png")
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["steps_per_cell"] == 3  # 1 epoch x 3 batches
     assert main(["explain", "gradients", "--delay", "11", *small, "--out", str(tmp_path / "g")]) == 0
     assert_run_dir(tmp_path / "g", "explain-gradients", "gradients.png")
     ratios = json.loads((tmp_path / "g" / "metrics.json").read_text())["ratio"]["rnn"]["init"]
@@ -62,7 +66,8 @@ def test_explain_hidden_traces_a_saved_forecaster(tmp_path):
     from rnnlab.forecast import Forecaster
 
     series = np.sin(np.linspace(0, 20, 120))
-    Forecaster(hidden_size=5, lookback=8, horizon=1, epochs=1, device="cpu", quiet=True).fit(series).save(tmp_path / "f")
+    forecaster = Forecaster(hidden_size=5, lookback=8, horizon=1, epochs=1, device="cpu", quiet=True)
+    forecaster.fit(series).save(tmp_path / "f")
     assert main(["explain", "hidden", "--model", str(tmp_path / "f"), "--quiet", "--out", str(tmp_path / "h")]) == 0
     metrics = json.loads((tmp_path / "h" / "metrics.json").read_text())
     assert metrics["length"] == 8 and [layer["units"] for layer in metrics["layers"]] == [5]

@@ -127,6 +127,15 @@ class LookbackEffect:
                          f"{r['slope_mse']:>10.3g}")
         return "\n".join(lines)
 
+    def _where_it_fails(self) -> str:
+        """A sentence on where the shortest lookback's error sits, from the measured numbers."""
+        row = min(self.rows, key=lambda r: r["lookback"])
+        where = "on the slopes" if row["slope_mse"] > row["turn_mse"] else "near the turns"
+        return (f" With lookback {row['lookback']} the squared error is {row['slope_mse']:.3g} on the slopes and "
+                f"{row['turn_mse']:.3g} near the turns: it is largest {where}. (The rising and the falling "
+                "continuation of a value differ by 2 sin(Δ) |cos t|: most where the sine crosses zero, least at "
+                "the turns.)")
+
     def save(self, run_dir):
         from rnnlab.explain.rundir import write_run
         from rnnlab.report import Section
@@ -135,7 +144,7 @@ class LookbackEffect:
                 "values, every lookback on the same training targets and scored on the same last 20 points. "
                 "From one value the model cannot know whether the sine is rising or falling. turn_mse and "
                 "slope_mse split each model's squared error between points near a turn (|x| > 0.9) and on a "
-                "slope (|x| < 0.5).")
+                "slope (|x| < 0.5)." + self._where_it_fails())
         sections = [Section("Test error against lookback", text, table=self.rows, figures=["lookback.png"])]
         return write_run(run_dir, "rnnlab explain lookback", {"command": "explain lookback", **to_dict(self.config)},
                          self.metrics(), {"lookback.png": self.plot()}, sections)
