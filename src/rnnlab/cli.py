@@ -60,6 +60,8 @@ def _cmd_text(args: argparse.Namespace) -> int:
                                   section="text")
         run_dir = checkpoint.new_run_dir("text", args.out)
         model = text.CharModel(settings).fit(run_dir=run_dir)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        return 0
     m = model.metrics_
     print(f"\n{'split':<12}{'nats/char':>10}{'bits/char':>10}")
     print(f"{'validation':<12}{m['val_loss']:>10.4f}{m['val_bpc']:>10.4f}")
