@@ -38,9 +38,10 @@ def _figure(run_dir, name):
 
 
 def test_report_is_self_contained_and_names_existing_pngs(tmp_path):
+    open_before = set(plt.get_fignums())  # other tests may leave figures open
     loss = _figure(tmp_path, "loss.png")
     hidden = _figure(tmp_path, "hidden_states.png")
-    assert plt.get_fignums() == []  # save_figure closed them
+    assert set(plt.get_fignums()) == open_before  # save_figure closed them
     path = write_report(tmp_path, "text run <1>", [
         Section("Metrics", "Bits per char on held-out text.\n\nSecond paragraph.",
                 table=[{"model": "lstm", "bpc": 1.23456789}, {"model": "gru", "bpc": float("nan"), "note": "a&b"}]),
