@@ -17,6 +17,7 @@ Symbols: ``N`` batch, ``L = T + 1`` steps (``t = 0..T``), ``H`` hidden units, ``
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -85,7 +86,8 @@ def gate_spectral_radii(layer: nn.Module, cell: str) -> dict[str, float]:
 class GradientFlow:
     """What :func:`gradient_flow` measured.
 
-    ``norms[state][cell][k]`` is ``‖∂L/∂h_{T-k}‖`` (Frobenius over the probe batch) for ``k = 0..T``,
+    ``norms[state][cell][k]`` is ``‖∂L/∂h_{T-k}‖`` (Frobenius over the probe batch, computed in float64 so
+    that tiny values do not underflow to 0) for ``k = 0..T``,
     with ``state`` ``"init"`` or ``"trained"``; ``ratios[cell][state][k]`` is that divided by the ``k = 0``
     value, for ``k`` in :data:`DISTANCES` (``None`` where the sequence is shorter).
     """
@@ -198,7 +200,8 @@ def gradient_flow(config: GradientsConfig = GradientsConfig()) -> GradientFlow:
                 result.train_seconds[cell] = train(model, task, config.epochs, config.lr, config.seed,
                                                    config.device, config.quiet)["seconds"]
             model.eval()
-            grads, _ = last_layer_gradients(model, probe_x, probe_y)
+            # measured in float64 on a copy: float32 underflows to 0 below ~1e-45, and these ratios go lower
+            grads, _ = last_layer_gradients(copy.deepcopy(model).double(), probe_x.double(), probe_y)
             norms = [g.norm().item() for g in reversed(grads)]  # index k: ‖∂L/∂h_{T-k}‖
             result.norms[state][cell] = norms
             result.ratios[cell][state] = {str(k): (norms[k] / norms[0] if k < len(norms) and norms[0] > 0 else None)

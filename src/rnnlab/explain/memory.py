@@ -80,7 +80,7 @@ class MemoryHorizon:
         ax.set_xticks(self.config.delays, [str(d) for d in self.config.delays])
         ax.set_ylim(0, 1.05)
         ax.set_xlabel("delay (blank steps between the symbol and the cue)")
-        ax.set_ylabel("recall accuracy (held out)")
+        ax.set_ylabel("recall accuracy (fresh sequences)")
         ax.set_title(f"Delayed recall, hidden {self.config.hidden_size}, {self.steps} steps per cell")
         ax.grid(True, alpha=0.3)
         ax.legend()
