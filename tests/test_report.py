@@ -72,3 +72,10 @@ def test_missing_figure_and_bad_name(tmp_path):
     with pytest.raises(ValueError, match="plain file name ending in .png, got 'sub/x.png'"):
         save_figure(fig, tmp_path, "sub/x.png")
     plt.close(fig)
+
+
+def test_preformatted_text_keeps_its_whitespace_and_is_escaped(tmp_path):
+    sample = "def f(x):\n    return x < 1\n\n\n  # done"
+    path = write_report(tmp_path, "samples", [Section("Sample", pre=sample)])
+    page = path.read_text(encoding="utf-8")
+    assert "<pre>def f(x):\n    return x &lt; 1\n\n\n  # done</pre>" in page

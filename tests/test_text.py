@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from rnnlab import text
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
-from rnnlab.text import CharModel, Stepper, split_loss
+from rnnlab.stepper import Stepper
+from rnnlab.text import CharModel, split_loss
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
 SMALL = dict(hidden_size=16, num_layers=1, embedding_size=8, batch_size=4, seq_len=12, eval_every=4, quiet=True)

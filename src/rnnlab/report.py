@@ -47,6 +47,7 @@ class Section:
     text: str = ""
     table: list[dict] | None = None  # rows; columns are the keys
     figures: Sequence[str] = ()  # PNG file names in the run directory (from save_figure)
+    pre: str = ""  # preformatted text (samples, code), shown verbatim with its whitespace
 
 
 def save_figure(fig: Any, run_dir: str | Path, name: str) -> str:
@@ -84,6 +85,8 @@ def _section(section: Section, run_dir: Path) -> str:
     for paragraph in section.text.split("\n\n"):
         if paragraph.strip():
             parts.append(f"<p>{html.escape(paragraph.strip())}</p>")
+    if section.pre:
+        parts.append(f"<pre>{html.escape(section.pre)}</pre>")
     if section.table:
         parts.append(_table(section.table))
     for name in section.figures:

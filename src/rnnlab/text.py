@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from rnnlab import checkpoint, config as cfg
 from rnnlab.data.text import BUILTIN, SPLIT, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM
+from rnnlab.stepper import Stepper
 
 DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report
@@ -129,68 +130,6 @@ class TextTask:
         if self.last_val is not None:
             shown["val bpc"] = f"{self.last_val / LN2:.3f}"
         return shown
-
-
-class Stepper:
-    """One character in, the next character's logits out: a fitted :class:`CharLM` run one step at a time.
-
-    Sampling makes one network step per character, so the step's fixed cost is what matters. The
-    stepper copies the weights into NumPy once, folds the embedding into the first layer
-    (``E W_ih^T + b_ih`` is a ``(V, G)`` table, one row per character) and then runs each layer's
-    equation on vectors. It computes what ``model(x, state)`` computes (in eval mode) to float precision.
-
-    Args:
-        model: the network (``rnn``, ``lstm`` or ``gru``, one direction).
-        state: the state after the prime, as the model returns it.
-
-    Shape:
-        state ``(num_layers, 1, H)`` (a pair for LSTM); logits ``(V,)``.
-    """
-
-    def __init__(self, model: CharLM, state) -> None:
-        layer = model.rnn
-        self.mode, L = layer.mode, layer.num_layers
-        w = {k: v.detach().cpu().float().numpy() for k, v in layer.named_parameters()}
-        zero = np.zeros(w["weight_hh_l0"].shape[0], dtype=np.float32)
-        self.w_ih = [w[f"weight_ih_l{k}"] for k in range(L)]
-        self.w_hh = [w[f"weight_hh_l{k}"] for k in range(L)]
-        self.b_ih = [w.get(f"bias_ih_l{k}", zero) for k in range(L)]
-        self.b_hh = [w.get(f"bias_hh_l{k}", zero) for k in range(L)]
-        emb = model.embedding.weight.detach().cpu().float().numpy()
-        # the first layer's input term for every character: (V, E) @ (E, G) + (G,) -> (V, G)
-        self.table = emb @ self.w_ih[0].T + self.b_ih[0]
-        self.w_fc = model.fc.weight.detach().cpu().float().numpy()
-        self.b_fc = model.fc.bias.detach().cpu().float().numpy()
-        parts = state if self.mode == "lstm" else (state,)
-        self.h = [p[:, 0].detach().cpu().float().numpy() for p in parts][0]  # (num_layers, H)
-        self.c = parts[1][:, 0].detach().cpu().float().numpy() if self.mode == "lstm" else None
-
-    def __call__(self, i: int) -> np.ndarray:
-        x = None
-        for k in range(len(self.w_hh)):
-            gi = self.table[i] if k == 0 else self.w_ih[k] @ x + self.b_ih[k]  # (G,)
-            gh = self.w_hh[k] @ self.h[k] + self.b_hh[k]  # (G,)
-            if self.mode == "lstm":
-                # i, f, g, o = σ, σ, tanh, σ of (W_ih x + b_ih + W_hh h + b_hh);  c' = f c + i g;  h' = o tanh(c')
-                g_i, g_f, g_g, g_o = np.split(gi + gh, 4)
-                self.c[k] = _sigmoid(g_f) * self.c[k] + _sigmoid(g_i) * np.tanh(g_g)
-                self.h[k] = _sigmoid(g_o) * np.tanh(self.c[k])
-            elif self.mode == "gru":
-                # r, z = σ(...); n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1 - z) n + z h
-                i_r, i_z, i_n = np.split(gi, 3)
-                h_r, h_z, h_n = np.split(gh, 3)
-                r, z = _sigmoid(i_r + h_r), _sigmoid(i_z + h_z)
-                self.h[k] = (1 - z) * np.tanh(i_n + r * h_n) + z * self.h[k]
-            else:
-                # h' = tanh(W_ih x + b_ih + W_hh h + b_hh)  (relu for nonlinearity="relu")
-                pre = gi + gh
-                self.h[k] = np.tanh(pre) if self.mode == "rnn_tanh" else np.maximum(pre, 0)
-            x = self.h[k]
-        return self.w_fc @ x + self.b_fc  # (V,)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 class CharModel:
@@ -407,7 +346,7 @@ class CharModel:
                    f"{self.config.cell} {self.config.num_layers}x{self.config.hidden_size}.")
         sections = [report.Section("Result", summary, table=table),
                     report.Section("Loss curves", figures=[_loss_figure(self.history_, run_dir)])]
-        sections += [report.Section(f"Sample, temperature {t}", s) for t, s in self.samples_.items()]
+        sections += [report.Section(f"Sample, temperature {t}", pre=s) for t, s in self.samples_.items()]
         report.write_report(run_dir, "rnnlab text", sections)
 
     def _check_fitted(self) -> None:

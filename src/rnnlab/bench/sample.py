@@ -3,7 +3,7 @@
 Two ways of producing the same text, measured in the same run on the same network:
 
 - ``rnnlab``: :meth:`rnnlab.CharModel.generate` — the prime read once, then one step of
-  :class:`rnnlab.text.Stepper` (NumPy, the embedding folded into the first layer) per character;
+  :class:`rnnlab.stepper.Stepper` (NumPy, the embedding folded into the first layer) per character;
 - ``module``: the obvious PyTorch loop — ``logits, state = model(x, state)`` on a ``(1, 1)`` input per
   character, ``torch.multinomial`` on the softmax — also carrying the state, never re-reading the prefix.
 
