@@ -145,7 +145,7 @@ class GradientFlow:
             ax.set_title(f"{'at initialisation' if state == 'init' else 'after training'} (delay {self.config.delay})")
             ax.set_xlabel("k, steps back from the loss")
             ax.grid(True, which="both", alpha=0.3)
-        axes[0].set_ylabel("‖∂L/∂h_{T-k}‖ / ‖∂L/∂h_T‖")
+        axes[0].set_ylabel(r"$\|\partial L/\partial h_{T-k}\| \;/\; \|\partial L/\partial h_T\|$")
         axes[0].legend()
         fig.tight_layout()
         return fig
