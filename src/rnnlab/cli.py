@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", choices=("linear", "none"), help="linear: RNN on a least-squares AR skip (default)")
     p.add_argument("--transform", choices=("auto", "log", "none"), help="auto: log for positive series")
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
+    p.add_argument("--engine", help="recurrent engine: auto (default), torch, fused, loop")
     p.set_defaults(func=_cmd_forecast)
     p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
     p.add_argument("--model", metavar="RUN_DIR", help="run directory of rnnlab forecast (required)")

@@ -79,12 +79,13 @@ class ForecastConfig:
     patience: int | None = 20  # epochs without validation improvement before stopping
     seed: int = 0  # weights, batch order
     device: str = "auto"  # "auto", "cpu" or "cuda"
+    engine: str = "auto"  # recurrent engine: "auto", "torch", "fused", "loop" (see rnnlab.engines)
     quiet: bool = False  # no progress bar
 
 
 MODEL_FIELDS = ("cell", "hidden_size", "num_layers", "dropout", "lookback", "horizon", "strategy", "skip",
                 "transform", "season", "val_size", "epochs", "steps", "minutes", "batch_size", "lr",
-                "patience", "seed", "device", "quiet")
+                "patience", "seed", "device", "engine", "quiet")
 
 
 class ForecastNet(nn.Module):
@@ -95,9 +96,10 @@ class ForecastNet(nn.Module):
     """
 
     def __init__(self, lookback: int, outputs: int, cell: str = "rnn", hidden_size: int = 16,
-                 num_layers: int = 1, dropout: float = 0.0, skip: bool = True) -> None:
+                 num_layers: int = 1, dropout: float = 0.0, skip: bool = True, engine: str = "auto") -> None:
         super().__init__()
-        self.net = SequenceRegressor(1, hidden_size, outputs, cell=cell, num_layers=num_layers, dropout=dropout)
+        self.net = SequenceRegressor(1, hidden_size, outputs, cell=cell, num_layers=num_layers, dropout=dropout,
+                                     engine=engine)
         self.skip = nn.Linear(lookback, outputs) if skip else None
         if skip:  # start at the skip alone: the RNN learns the residual
             nn.init.zeros_(self.net.fc.weight)
@@ -154,12 +156,13 @@ class Forecaster:
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
                  minutes: float | None = None, batch_size: int = 32, lr: float = 3e-3, patience: int | None = 20,
-                 seed: int = 0, device: str = "auto", quiet: bool = False) -> None:
+                 seed: int = 0, device: str = "auto", engine: str = "auto", quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.lookback, self.horizon, self.strategy, self.skip = lookback, horizon, strategy, skip
         self.transform, self.season, self.val_size = transform, season, val_size
         self.epochs, self.steps, self.minutes, self.batch_size = epochs, steps, minutes, batch_size
         self.lr, self.patience, self.seed, self.device, self.quiet = lr, patience, seed, device, quiet
+        self.engine = engine
 
     @classmethod
     def from_config(cls, config: ForecastConfig) -> "Forecaster":
@@ -207,7 +210,7 @@ class Forecaster:
         self.linear_ = LinearAR().fit(x_train, y_train)
         torch.manual_seed(self.seed)
         self.model_ = ForecastNet(self.lookback_, outputs, self.cell, self.hidden_size, self.num_layers,
-                                  self.dropout, skip=self.skip == "linear")
+                                  self.dropout, skip=self.skip == "linear", engine=self.engine)
         if self.model_.skip is not None:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
@@ -364,7 +367,7 @@ class Forecaster:
         f.linear_ = LinearAR()
         f.linear_.weight, f.linear_.bias = np.array(state["linear"]["weight"]), np.array(state["linear"]["bias"])
         f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size, f.num_layers, f.dropout,
-                               skip=f.skip == "linear")
+                               skip=f.skip == "linear", engine=f.engine)
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(Path(directory) / "model.safetensors"),
                                    directory)
         f.model_.eval()
