@@ -172,31 +172,39 @@ class FusedCPUEngine:
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         """The region where ``rnnlab bench layer`` measured fused faster than ``torch.nn`` (fp32, CPU).
 
-        Measured 2026-11-25 on the 2-core development machine while it was shared with other work (load
-        average 8–11), ``rnnlab bench layer --cell rnn --threads 1`` (and ``--repeats 15`` for batch 16–256),
-        speedup of forward + backward over ``torch.nn`` in the same run, length 50, two to four runs each:
+        Measured 2026-11-25 on the idle 2-core development machine (load average < 1.5), torch's default 2
+        threads, ``rnnlab bench layer --cell rnn|gru|lstm`` (JSON in ``benchmarks/results/layer-*-cpu.json``):
+        speedup of forward + backward over ``torch.nn`` in the same run, length 50.
 
-        ========  ==============  ==============  ==============  ==============
-        RNN       hidden 20       hidden 64       hidden 128      hidden 256
-        ========  ==============  ==============  ==============  ==============
-        batch 1   5.2×            5.0×            4.8×            6.7×
-        batch 16  9.2×, 4.0×      4.7×, 2.4×      1.2×, 1.3×      1.5×, 1.3×
-        batch 64  2.3×–4.3×       0.9×–2.9×       1.0×–1.2×       0.7×–1.0×
-        batch 256 0.7×, 0.9×      1.05×, 0.95×    0.8×, 0.9×      0.8×, 0.9×
-        ========  ==============  ==============  ==============  ==============
+        =========  =========  =========  =========  =========  =========
+        RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
+        =========  =========  =========  =========  =========  =========
+        batch 1    4.71×      4.34×      4.19×      4.32×      2.50×
+        batch 16   4.50×      3.11×      1.83×      1.18×      0.69×
+        batch 64   2.65×      1.46×      1.04×      0.83×      0.61×
+        batch 256  0.98×      0.88×      0.73×      0.64×      0.47×
+        GRU
+        batch 1    12.2×      12.1×      7.60×      4.40×      2.72×
+        batch 16   6.35×      2.84×      1.58×      0.81×      0.77×
+        batch 64   2.37×      1.18×      0.83×      0.54×      0.59×
+        batch 256  1.03×      0.76×      0.57×      0.48×      0.43×
+        =========  =========  =========  =========  =========  =========
 
-        (hidden 512: 3.0× at batch 1, 0.9× at 16, 0.75× above.) Hidden 128 at batch 64 is a tie (0.98× in
-        one run), so it is left to torch. GRU, batch 64: 2.6×, 2.9× at hidden 20, 0.99×, 1.35× at 64, 1.0×
-        at 128, 0.76× at 256. LSTM: 0.5–0.85× at every size (torch runs it through oneDNN), so never. By
-        length (RNN, batch 1 and 64, hidden 20 and 128): 1 step 0.63–0.71× (generation: the per-call
-        bookkeeping outweighs the saving), 4 steps 0.86–1.07×, 16 steps 1.2–2.2×. fp64 was not timed.
+        Where the win is within noise (≤ 1.2×: RNN 128 at batch 64, GRU 64 at batch 64, anything at batch
+        256) torch keeps it. LSTM: 0.95–1.13× at batch 1 and 0.5–0.6× at batch 64 (torch runs it through
+        oneDNN), so never. Earlier runs on the loaded machine, by length: 1 step 0.63–0.71× (generation: the
+        per-call bookkeeping outweighs the saving), 4 steps 0.86–1.07×, 16 steps 1.2–2.2×. fp64 was not timed.
         """
         seq_len, batch = x.shape[0], x.shape[1]
         if x.dtype != torch.float32 or seq_len < 8:
             return False
         if mode in ("rnn_tanh", "rnn_relu"):
-            return batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64
-        return mode == "gru" and batch <= 64 and hidden_size <= 32
+            return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 256 or (
+                batch <= 64 and hidden_size <= 64)
+        if mode == "gru":
+            return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 128 or (
+                batch <= 64 and hidden_size <= 32)
+        return False
 
     def run(self, mode, x, hx, weights, lengths=None):
         """One layer-direction; see :mod:`rnnlab.engines`."""
