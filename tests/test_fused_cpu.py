@@ -8,19 +8,11 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnlab.nn as rnn
+from oracle import BATCH, CELLS, INPUT, LENGTH, TOL, clone, compare, flat, pair, states
 from rnnlab import engines
 from rnnlab.engines import fused_cpu
 
 pytest.importorskip("numba")
-
-CELLS = {
-    "rnn_tanh": (rnn.RNN, torch.nn.RNN, {}),
-    "rnn_relu": (rnn.RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
-    "lstm": (rnn.LSTM, torch.nn.LSTM, {}),
-    "gru": (rnn.GRU, torch.nn.GRU, {}),
-}
-TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
-INPUT, HIDDEN, LENGTH, BATCH = 3, 4, 5, 2
 
 
 @pytest.fixture
@@ -38,55 +30,8 @@ def fused_calls(monkeypatch):
 
 
 def _pair(cell, dtype, engine="fused", seed=0, **kwargs):
-    """An rnnlab layer and a torch.nn layer holding the same weights (copied torch -> rnnlab)."""
-    ours_cls, theirs_cls, extra = CELLS[cell]
-    torch.manual_seed(seed)
-    theirs = theirs_cls(INPUT, HIDDEN, **extra, **kwargs).to(dtype)
-    ours = ours_cls(INPUT, HIDDEN, **extra, **kwargs, engine=engine).to(dtype)
-    ours.load_state_dict(theirs.state_dict())
-    return ours, theirs
-
-
-def _states(cell, n_states, batch, dtype, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    shape = (n_states, batch, HIDDEN) if batch else (n_states, HIDDEN)
-    h = torch.randn(shape, generator=g, dtype=dtype)
-    c = torch.randn(shape, generator=g, dtype=dtype)
-    return (h, c) if cell == "lstm" else h
-
-
-def _flat(hx):
-    return list(hx) if isinstance(hx, tuple) else [hx]
-
-
-def _clone(hx):
-    if isinstance(hx, tuple):
-        return tuple(s.detach().clone().requires_grad_() for s in hx)
-    return hx.detach().clone().requires_grad_()
-
-
-def _compare(ours, theirs, x, hx, tol):
-    """Same outputs, final state and gradients w.r.t. input, initial state and every parameter."""
-    x1, x2 = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
-    h1, h2 = _clone(hx), _clone(hx)
-    out1, hn1 = ours(x1, h1)
-    out2, hn2 = theirs(x2, h2)
-    torch.testing.assert_close(out1, out2, atol=tol, rtol=tol)
-    for a, b in zip(_flat(hn1), _flat(hn2)):
-        torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-    g = torch.Generator().manual_seed(7)
-    w_out = torch.randn(out2.shape, generator=g, dtype=out2.dtype)
-    w_h = [torch.randn(s.shape, generator=g, dtype=s.dtype) for s in _flat(hn2)]
-    loss1 = (out1 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn1), w_h))
-    loss2 = (out2 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn2), w_h))
-    loss1.backward()
-    loss2.backward()
-    torch.testing.assert_close(x1.grad, x2.grad, atol=tol, rtol=tol)
-    for a, b in zip(_flat(h1), _flat(h2)):
-        torch.testing.assert_close(a.grad, b.grad, atol=tol, rtol=tol)
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        torch.testing.assert_close(p.grad, theirs_params[name].grad, atol=tol, rtol=tol, msg=name)
+    """The oracle pair, on the fused engine unless told otherwise."""
+    return pair(cell, dtype, engine, seed, **kwargs)
 
 
 GRID = list(itertools.product(CELLS, [True, False], [False, True], [1, 2, 3], [False, True],
@@ -98,7 +43,7 @@ def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, dtype, 
     ours, theirs = _pair(cell, dtype, bias=bias, batch_first=batch_first, num_layers=num_layers,
                          bidirectional=bidirectional)
     x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
-    _compare(ours, theirs, x, _states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
+    compare(ours, theirs, x, states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
     assert len(fused_calls) == num_layers * (2 if bidirectional else 1)  # every layer-direction, no fallback
 
 
@@ -113,14 +58,14 @@ def test_longer_wider_sequence_matches_torch(cell, dtype, fused_calls):
     x = torch.randn(30, 5, 6, dtype=dtype)
     hx = tuple(torch.randn(1, 5, 24, dtype=dtype) for _ in range(2)) if cell == "lstm" else torch.randn(1, 5, 24,
                                                                                                        dtype=dtype)
-    _compare(ours, theirs, x, hx, 2 * TOL[dtype])
+    compare(ours, theirs, x, hx, 2 * TOL[dtype])
     assert fused_calls
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_unbatched_input_matches_torch(cell, fused_calls):
     ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=True)
-    _compare(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), _states(cell, 4, None, torch.float64),
+    compare(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), states(cell, 4, None, torch.float64),
              1e-10)
     assert len(fused_calls) == 4
 
@@ -130,14 +75,14 @@ def test_packed_variable_lengths_match_torch(cell, bidirectional, fused_calls):
     ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=bidirectional)
     lengths = torch.tensor([2, 5, 1, 4])
     padded = torch.randn(LENGTH, 4, INPUT, dtype=torch.float64)
-    hx = _states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
+    hx = states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
     results = []
     for layer in (ours, theirs):
-        x, h = padded.clone().requires_grad_(), _clone(hx)
+        x, h = padded.clone().requires_grad_(), clone(hx)
         out, hn = layer(pack_padded_sequence(x, lengths, enforce_sorted=False), h)
-        loss = (out.data ** 2).sum() + sum((s ** 3).sum() for s in _flat(hn))
+        loss = (out.data ** 2).sum() + sum((s ** 3).sum() for s in flat(hn))
         loss.backward()
-        results.append((out.data, _flat(hn), x.grad, [s.grad for s in _flat(h)], [p.grad for p in layer.parameters()]))
+        results.append((out.data, flat(hn), x.grad, [s.grad for s in flat(h)], [p.grad for p in layer.parameters()]))
     assert fused_calls
     for a, b in zip(*results):
         for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b]):
@@ -191,8 +136,8 @@ def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_
     assert engines.select("fused", "rnn_tanh", x, 4).name == "torch"
     assert engines.select("auto", "rnn_tanh", x, 20).name == "torch"
     ours, theirs = _pair("lstm", torch.float64, num_layers=2, bidirectional=True)
-    _compare(ours, theirs, torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64),
-             _states("lstm", 4, BATCH, torch.float64), 1e-10)
+    compare(ours, theirs, torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64),
+             states("lstm", 4, BATCH, torch.float64), 1e-10)
     assert not fused_calls
 
 

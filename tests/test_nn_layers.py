@@ -8,68 +8,10 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnlab.nn as rnn
+from oracle import BATCH, CELLS, HIDDEN, INPUT, LENGTH, TOL, clone, compare, flat, pair, states
 from rnnlab import engines
 
-CELLS = {
-    "rnn_tanh": (rnn.RNN, torch.nn.RNN, {}),
-    "rnn_relu": (rnn.RNN, torch.nn.RNN, {"nonlinearity": "relu"}),
-    "lstm": (rnn.LSTM, torch.nn.LSTM, {}),
-    "gru": (rnn.GRU, torch.nn.GRU, {}),
-}
 ENGINES = [name for name in engines.names() if name != "auto"] + ["auto"]
-TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
-INPUT, HIDDEN, LENGTH, BATCH = 3, 4, 5, 2
-
-
-def _pair(cell, dtype, engine="auto", seed=0, **kwargs):
-    """An rnnlab layer and a torch.nn layer holding the same weights (copied torch -> rnnlab)."""
-    ours_cls, theirs_cls, extra = CELLS[cell]
-    torch.manual_seed(seed)
-    theirs = theirs_cls(INPUT, HIDDEN, **extra, **kwargs).to(dtype)
-    ours = ours_cls(INPUT, HIDDEN, **extra, **kwargs, engine=engine).to(dtype)
-    ours.load_state_dict(theirs.state_dict())
-    return ours, theirs
-
-
-def _states(cell, n_states, batch, dtype, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    shape = (n_states, batch, HIDDEN) if batch else (n_states, HIDDEN)
-    h = torch.randn(shape, generator=g, dtype=dtype, requires_grad=True)
-    c = torch.randn(shape, generator=g, dtype=dtype, requires_grad=True)
-    return (h, c) if cell == "lstm" else h
-
-
-def _flat(hx):
-    return list(hx) if isinstance(hx, tuple) else [hx]
-
-
-def _clone(hx):
-    return tuple(s.detach().clone().requires_grad_() for s in hx) if isinstance(hx, tuple) else (
-        hx.detach().clone().requires_grad_())
-
-
-def _compare(ours, theirs, x, hx, tol):
-    """Same outputs, final state and gradients w.r.t. input, initial state and every parameter."""
-    x1, x2 = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
-    h1, h2 = _clone(hx), _clone(hx)
-    out1, hn1 = ours(x1, h1)
-    out2, hn2 = theirs(x2, h2)
-    torch.testing.assert_close(out1, out2, atol=tol, rtol=tol)
-    for a, b in zip(_flat(hn1), _flat(hn2)):
-        torch.testing.assert_close(a, b, atol=tol, rtol=tol)
-    g = torch.Generator().manual_seed(7)
-    w_out = torch.randn(out2.shape, generator=g, dtype=out2.dtype)
-    w_h = [torch.randn(s.shape, generator=g, dtype=s.dtype) for s in _flat(hn2)]
-    loss1 = (out1 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn1), w_h))
-    loss2 = (out2 * w_out).sum() + sum((s * w).sum() for s, w in zip(_flat(hn2), w_h))
-    loss1.backward()
-    loss2.backward()
-    torch.testing.assert_close(x1.grad, x2.grad, atol=tol, rtol=tol)
-    for a, b in zip(_flat(h1), _flat(h2)):
-        torch.testing.assert_close(a.grad, b.grad, atol=tol, rtol=tol)
-    theirs_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        torch.testing.assert_close(p.grad, theirs_params[name].grad, atol=tol, rtol=tol, msg=name)
 
 
 GRID = list(itertools.product(CELLS, [True, False], [False, True], [1, 2, 3], [False, True], ENGINES,
@@ -78,38 +20,38 @@ GRID = list(itertools.product(CELLS, [True, False], [False, True], [1, 2, 3], [F
 
 @pytest.mark.parametrize("cell,bias,batch_first,num_layers,bidirectional,engine,dtype", GRID)
 def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, engine, dtype):
-    ours, theirs = _pair(cell, dtype, engine, bias=bias, batch_first=batch_first, num_layers=num_layers,
+    ours, theirs = pair(cell, dtype, engine, bias=bias, batch_first=batch_first, num_layers=num_layers,
                          bidirectional=bidirectional)
     x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
-    hx = _states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype)
-    _compare(ours, theirs, x, hx, TOL[dtype])
+    hx = states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype)
+    compare(ours, theirs, x, hx, TOL[dtype])
 
 
 @pytest.mark.parametrize("cell,engine", list(itertools.product(CELLS, ENGINES)))
 def test_unbatched_input_matches_torch(cell, engine):
-    ours, theirs = _pair(cell, torch.float64, engine, num_layers=2, bidirectional=True)
+    ours, theirs = pair(cell, torch.float64, engine, num_layers=2, bidirectional=True)
     x = torch.randn(LENGTH, INPUT, dtype=torch.float64)
-    _compare(ours, theirs, x, _states(cell, 4, None, torch.float64), 1e-10)
+    compare(ours, theirs, x, states(cell, 4, None, torch.float64), 1e-10)
 
 
 @pytest.mark.parametrize("cell,engine,bidirectional", list(itertools.product(CELLS, ENGINES, [False, True])))
 def test_packed_variable_lengths_match_torch(cell, engine, bidirectional):
-    ours, theirs = _pair(cell, torch.float64, engine, num_layers=2, bidirectional=bidirectional)
+    ours, theirs = pair(cell, torch.float64, engine, num_layers=2, bidirectional=bidirectional)
     lengths = torch.tensor([2, 5, 1, 4])
     padded = torch.randn(LENGTH, 4, INPUT, dtype=torch.float64, requires_grad=True)
-    hx = _states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
+    hx = states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
     outs, grads = [], []
     for layer in (ours, theirs):
         x = padded.detach().clone().requires_grad_()
-        out, hn = layer(pack_padded_sequence(x, lengths, enforce_sorted=False), _clone(hx))
-        loss = (out.data ** 2).sum() + sum((s ** 3).sum() for s in _flat(hn))
+        out, hn = layer(pack_padded_sequence(x, lengths, enforce_sorted=False), clone(hx))
+        loss = (out.data ** 2).sum() + sum((s ** 3).sum() for s in flat(hn))
         loss.backward()
         outs.append((out, hn))
         grads.append(x.grad)
     (o1, h1), (o2, h2) = outs
     torch.testing.assert_close(o1.data, o2.data, atol=1e-10, rtol=1e-10)
     assert torch.equal(o1.batch_sizes, o2.batch_sizes) and torch.equal(o1.sorted_indices, o2.sorted_indices)
-    for a, b in zip(_flat(h1), _flat(h2)):
+    for a, b in zip(flat(h1), flat(h2)):
         torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(grads[0], grads[1], atol=1e-10, rtol=1e-10)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import torch
@@ -165,7 +166,7 @@ class GradientFlow:
             lines.append(f"LSTM / RNN ratio at k=50 after training: {ratio:.3g}")
         return "\n".join(lines)
 
-    def save(self, run_dir) -> "Path":  # noqa: F821
+    def save(self, run_dir) -> Path:
         from rnnlab.explain.rundir import write_run
         from rnnlab.report import Section
 
