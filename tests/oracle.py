@@ -44,7 +44,7 @@ def clone(hx):
     return hx.detach().clone().requires_grad_()
 
 
-def compare(ours, theirs, x, hx, tol):
+def assert_same_as_torch(ours, theirs, x, hx, tol):
     """Same outputs, final state and gradients w.r.t. input, initial state and every parameter."""
     x1, x2 = x.detach().clone().requires_grad_(), x.detach().clone().requires_grad_()
     h1, h2 = clone(hx), clone(hx)

@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnlab.nn as rnn
-from oracle import BATCH, CELLS, INPUT, LENGTH, TOL, clone, compare, flat, pair, states
+from oracle import BATCH, CELLS, INPUT, LENGTH, TOL, assert_same_as_torch, clone, flat, pair, states
 from rnnlab import engines
 from rnnlab.engines import fused_cpu
 
@@ -43,7 +43,7 @@ def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, dtype, 
     ours, theirs = _pair(cell, dtype, bias=bias, batch_first=batch_first, num_layers=num_layers,
                          bidirectional=bidirectional)
     x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
-    compare(ours, theirs, x, states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
+    assert_same_as_torch(ours, theirs, x, states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
     assert len(fused_calls) == num_layers * (2 if bidirectional else 1)  # every layer-direction, no fallback
 
 
@@ -58,14 +58,14 @@ def test_longer_wider_sequence_matches_torch(cell, dtype, fused_calls):
     x = torch.randn(30, 5, 6, dtype=dtype)
     hx = tuple(torch.randn(1, 5, 24, dtype=dtype) for _ in range(2)) if cell == "lstm" else torch.randn(1, 5, 24,
                                                                                                        dtype=dtype)
-    compare(ours, theirs, x, hx, 2 * TOL[dtype])
+    assert_same_as_torch(ours, theirs, x, hx, 2 * TOL[dtype])
     assert fused_calls
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_unbatched_input_matches_torch(cell, fused_calls):
     ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=True)
-    compare(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), states(cell, 4, None, torch.float64),
+    assert_same_as_torch(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), states(cell, 4, None, torch.float64),
              1e-10)
     assert len(fused_calls) == 4
 
@@ -136,7 +136,7 @@ def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_
     assert engines.select("fused", "rnn_tanh", x, 4).name == "torch"
     assert engines.select("auto", "rnn_tanh", x, 20).name == "torch"
     ours, theirs = _pair("lstm", torch.float64, num_layers=2, bidirectional=True)
-    compare(ours, theirs, torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64),
+    assert_same_as_torch(ours, theirs, torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64),
              states("lstm", 4, BATCH, torch.float64), 1e-10)
     assert not fused_calls
 

@@ -8,7 +8,7 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import rnnlab.nn as rnn
-from oracle import BATCH, CELLS, HIDDEN, INPUT, LENGTH, TOL, clone, compare, flat, pair, states
+from oracle import BATCH, CELLS, HIDDEN, INPUT, LENGTH, TOL, assert_same_as_torch, clone, flat, pair, states
 from rnnlab import engines
 
 ENGINES = [name for name in engines.names() if name != "auto"] + ["auto"]
@@ -24,14 +24,14 @@ def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, engine,
                          bidirectional=bidirectional)
     x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
     hx = states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype)
-    compare(ours, theirs, x, hx, TOL[dtype])
+    assert_same_as_torch(ours, theirs, x, hx, TOL[dtype])
 
 
 @pytest.mark.parametrize("cell,engine", list(itertools.product(CELLS, ENGINES)))
 def test_unbatched_input_matches_torch(cell, engine):
     ours, theirs = pair(cell, torch.float64, engine, num_layers=2, bidirectional=True)
     x = torch.randn(LENGTH, INPUT, dtype=torch.float64)
-    compare(ours, theirs, x, states(cell, 4, None, torch.float64), 1e-10)
+    assert_same_as_torch(ours, theirs, x, states(cell, 4, None, torch.float64), 1e-10)
 
 
 @pytest.mark.parametrize("cell,engine,bidirectional", list(itertools.product(CELLS, ENGINES, [False, True])))
