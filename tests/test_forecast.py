@@ -151,3 +151,18 @@ def test_load_dispatches_on_the_task_and_names_what_it_cannot_load(tmp_path):
         rnnlab.load(tmp_path)
     with pytest.raises(ValueError, match="no saved forecaster"):
         Forecaster.load(tmp_path)
+
+
+def test_the_skip_starts_at_the_linear_baseline_even_on_collinear_lags():
+    """Lags of a pure sine span two dimensions: the least-squares weights must stay small enough that the
+    float32 skip layer reproduces the float64 linear model it starts from (it once held weights of 3e7)."""
+    import rnnlab.data.series as sd
+
+    series = np.sin(np.linspace(0, 40, 300)) + 2
+    f = Forecaster(hidden_size=8, lookback=24, horizon=12, epochs=1, lr=1e-12, quiet=True).fit(series)
+    z = f.scaler_.transform(series)
+    x, y = sd.windows(z, 24, 12, end=240)
+    with torch.no_grad():
+        skip = f.model_.skip(torch.tensor(x, dtype=torch.float32)).double().numpy()
+    assert np.abs(f.linear_(x) - y).max() < 0.02  # the linear model fits the (log-scaled) sine
+    assert np.abs(skip - f.linear_(x)).max() < 1e-3  # and the network starts there (float32 rounding)

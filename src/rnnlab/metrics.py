@@ -66,6 +66,9 @@ def seasonal_naive(history: np.ndarray, n: int, season: int) -> np.ndarray:
     return last[np.arange(n) % m]
 
 
+RCOND = 1e-6  # relative singular-value cutoff of the least-squares fit
+
+
 class LinearAR:
     """Linear autoregression fitted by least squares: ``y = [x, 1] W`` for every output at once.
 
@@ -85,8 +88,10 @@ class LinearAR:
 
     def fit(self, inputs: np.ndarray, targets: np.ndarray) -> "LinearAR":
         design = np.concatenate([inputs, np.ones((len(inputs), 1))], axis=1)  # -> (N, L + 1)
-        # W = argmin ||[X, 1] W - Y||^2
-        solution, *_ = np.linalg.lstsq(design, targets, rcond=None)  # -> (L + 1, O)
+        # W = argmin ||[X, 1] W - Y||^2, minimum norm. Lagged values of a smooth series are nearly collinear
+        # (a sine's lags span 2 dimensions); keeping singular values below 1e-6 of the largest gives weights
+        # of 1e7 that cancel in float64 and fall apart in the float32 skip layer that starts from them.
+        solution, *_ = np.linalg.lstsq(design, targets, rcond=RCOND)  # -> (L + 1, O)
         self.weight, self.bias = solution[:-1], solution[-1]
         return self
 
