@@ -2,11 +2,12 @@
 
 Only the recurrence lives here; the input projection ``W_ih x_t + b_ih`` of every step and the weight
 gradient ``dW_hh = Σ_t dpre_tᵀ h_{t-1}`` are one matrix product each, done by torch in
-:mod:`rnnlab.engines.fused_cpu`. Each sequence of the batch is independent through time, so a kernel
-walks one batch row through all ``L`` steps before the next; the matrix–vector product ``W_hh h_{t-1}``
-is written as ``Σ_k h_{t-1}[k] · W_hhᵀ[k, :]`` so that its inner loop runs along contiguous memory with no
-reduction (vectorised by LLVM without ``fastmath``, and summed in a fixed order, so results are
-deterministic).
+:mod:`rnnlab.engines.fused_cpu`. The Elman RNN kernels go step by step over
+the whole batch, so the product ``h_{t-1} W_hhᵀ`` of four rows at a time shares each row of ``W_hhᵀ``
+loaded from cache (1.3–1.6× faster than one row through all steps, as the GRU and LSTM kernels still
+go); the product is written as ``Σ_k h_{t-1}[k] · W_hhᵀ[k, :]`` so that its inner loop runs along
+contiguous memory with no reduction (vectorised by LLVM; ``fastmath`` only as ``contract``, fusing
+multiply–adds, and summed in a fixed order, so results are deterministic).
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units, ``G`` gate rows (``H``, ``3H`` GRU, ``4H`` LSTM).
 Every kernel writes into arrays the caller allocates (torch tensors seen through ``.numpy()``), and
@@ -28,18 +29,25 @@ from numba import types
 from numba.extending import overload
 
 
-def _jit(func):
+def _jit(func, fastmath=False):
     """``numba.njit`` cached on disk; in memory only where no cache directory is writable.
 
     ``error_model="numpy"``: a division by zero gives inf/nan as in torch instead of raising, which also
     lets LLVM vectorise the elementwise loops (the Python error model puts a branch in every division).
     """
-    options = {"fastmath": False, "nogil": True, "error_model": "numpy"}
+    options = {"fastmath": fastmath, "nogil": True, "error_model": "numpy"}
     try:
         return numba.njit(cache=True, **options)(func)
     except RuntimeError as e:  # numba: "cannot cache function ...: no locator available"
         warnings.warn(f"fused engine: numba cannot cache its kernels ({e}); compiling them each process")
         return numba.njit(cache=False, **options)(func)
+
+
+def _jit_contract(func):
+    """:func:`_jit` that lets LLVM fuse ``a + b * c`` into one FMA instruction (one rounding instead of two;
+    no reassociation, so the order of the sums and the results stay fixed). Only for the products with
+    ``W_hh``, never for the nonlinearities."""
+    return _jit(func, fastmath={"contract"})
 
 
 # float32 constants: exact in both precisions, and they keep fp32 arithmetic in fp32 (a float64 literal
@@ -99,7 +107,7 @@ def _sigmoid_typed(v):
     return lambda v: _ONE / (_ONE + math.exp(-v))
 
 
-@_jit
+@_jit_contract
 def _add_matvec(acc, h, w_t):
     """``acc += h @ w_t``: ``h`` ``(K,)``, ``w_t`` ``(K, J)`` contiguous, ``acc`` ``(J,)``.
 
@@ -124,30 +132,73 @@ def _add_matvec(acc, h, w_t):
 # -- Elman RNN ---------------------------------------------------------------------------------------------
 
 
+@_jit_contract
+def _add_matmul(acc, h, w_t):
+    """``acc += h @ w_t``: ``h`` ``(N, K)``, ``w_t`` ``(K, J)`` contiguous, ``acc`` ``(N, J)``.
+
+    Four rows of ``acc`` share each pass over two rows of ``w_t`` (each ``w_t[k, j]`` loaded once for four
+    rows instead of once per row); the rows left over go through :func:`_add_matvec`.
+    """
+    n_rows = acc.shape[0]
+    n_k, n_j = w_t.shape
+    n = 0
+    while n + 4 <= n_rows:
+        a0, a1, a2, a3 = acc[n], acc[n + 1], acc[n + 2], acc[n + 3]
+        h0, h1, h2, h3 = h[n], h[n + 1], h[n + 2], h[n + 3]
+        k = 0
+        while k + 2 <= n_k:
+            w0, w1 = w_t[k], w_t[k + 1]
+            s00, s01, s10, s11 = h0[k], h0[k + 1], h1[k], h1[k + 1]
+            s20, s21, s30, s31 = h2[k], h2[k + 1], h3[k], h3[k + 1]
+            for j in range(n_j):
+                x0, x1 = w0[j], w1[j]
+                a0[j] = (a0[j] + s00 * x0) + s01 * x1
+                a1[j] = (a1[j] + s10 * x0) + s11 * x1
+                a2[j] = (a2[j] + s20 * x0) + s21 * x1
+                a3[j] = (a3[j] + s30 * x0) + s31 * x1
+            k += 2
+        while k < n_k:
+            w0 = w_t[k]
+            s0, s1, s2, s3 = h0[k], h1[k], h2[k], h3[k]
+            for j in range(n_j):
+                x0 = w0[j]
+                a0[j] += s0 * x0
+                a1[j] += s1 * x0
+                a2[j] += s2 * x0
+                a3[j] += s3 * x0
+            k += 1
+        n += 4
+    while n < n_rows:
+        _add_matvec(acc[n], h[n], w_t)
+        n += 1
+
+
 @_jit
 def rnn_forward(x_proj, h0, w_hh_t, b_hh, lengths, relu, out, hs):
     """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh_t`` ``(H, H)`` = ``W_hhᵀ``; ``b_hh`` ``(H,)``.
 
     Writes ``out`` ``(L, N, H)`` and ``hs`` ``(L + 1, N, H)`` with ``hs[0] = h0`` and ``hs[t + 1]`` the state
-    after step ``t`` (kept for the backward pass).
+    after step ``t`` (kept for the backward pass). Step by step over the whole batch, so that the product
+    ``h_{t-1} W_hhᵀ`` of several rows shares each row of ``W_hhᵀ`` (:func:`_add_matmul`).
     """
     seq_len, batch, hidden = x_proj.shape
-    for n in range(batch):
-        hs[0, n] = h0[n]
-        for t in range(seq_len):
-            h_prev, h_t = hs[t, n], hs[t + 1, n]
+    hs[0] = h0
+    for t in range(seq_len):
+        h_prev, h_t = hs[t], hs[t + 1]
+        for n in range(batch):
+            for j in range(hidden):
+                h_t[n, j] = x_proj[t, n, j] + b_hh[j]
+        _add_matmul(h_t, h_prev, w_hh_t)
+        # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     (or relu); rows past their length stay put
+        for n in range(batch):
             if t >= lengths[n]:
-                h_t[:] = h_prev
+                h_t[n] = h_prev[n]
                 out[t, n] = 0.0
                 continue
             for j in range(hidden):
-                h_t[j] = x_proj[t, n, j] + b_hh[j]
-            _add_matvec(h_t, h_prev, w_hh_t)
-            # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     (or relu)
-            for j in range(hidden):
-                pre = h_t[j]
-                h_t[j] = (_ZERO if pre < _ZERO else pre) if relu else _tanh(pre)
-                out[t, n, j] = h_t[j]
+                pre = h_t[n, j]
+                h_t[n, j] = (_ZERO if pre < _ZERO else pre) if relu else _tanh(pre)
+                out[t, n, j] = h_t[n, j]
 
 
 @_jit
@@ -156,29 +207,29 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0):
     ``d_out`` ``(L, N, H)`` and ``d_hn`` ``(N, H)`` the incoming gradients.
 
     Writes ``d_pre`` ``(L, N, H)`` = ∂loss/∂(pre-activation), which is also the gradient of ``x_proj`` and,
-    summed, of ``b_hh``; and ``d_h0`` ``(N, H)``.
+    summed, of ``b_hh``; and ``d_h0`` ``(N, H)``, which also holds ∂loss/∂h_t of every row as ``t`` goes down.
     """
     seq_len, batch, hidden = d_out.shape
-    dh = np.empty(hidden, dtype=hs.dtype)
-    for n in range(batch):
-        dh[:] = d_hn[n]
-        for t in range(seq_len - 1, -1, -1):
+    d_h0[:] = d_hn
+    dh = d_h0
+    for t in range(seq_len - 1, -1, -1):
+        for n in range(batch):
             if t >= lengths[n]:
                 d_pre[t, n] = 0.0
                 continue
             for j in range(hidden):
                 h_j = hs[t + 1, n, j]
-                g = dh[j] + d_out[t, n, j]
+                g = dh[n, j] + d_out[t, n, j]
                 # tanh'(pre) = 1 - h_t²;  relu'(pre) = [h_t > 0]
                 if relu:
                     d_pre[t, n, j] = g if h_j > _ZERO else _ZERO
                 else:
                     d_pre[t, n, j] = g * (_ONE - h_j * h_j)
-            # ∂L/∂h_{t-1} = W_hhᵀ dpre_t
-            dh[:] = 0.0
-            _add_matvec(dh, d_pre[t, n], w_hh)
-        d_h0[n] = dh
-
+        for n in range(batch):
+            if t < lengths[n]:
+                dh[n] = 0.0
+        # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh (their d_pre is zero)
+        _add_matmul(dh, d_pre[t], w_hh)
 
 # -- GRU ---------------------------------------------------------------------------------------------------
 
