@@ -161,7 +161,7 @@ def test_auto_picks_fused_only_in_its_measured_region(mode):
         assert not engine.wins(mode, x, hidden)
         assert engines.select("auto", mode, x, hidden).name == "torch"
     assert engines.select("auto", mode, torch.zeros(50, 1, 20), 256).name == "fused"  # batch 1: even wide
-    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 20).name == "torch"  # big batch: torch's GEMMs
+    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 256).name == "torch"  # big and wide: GEMMs
     for other in (x.double(), x.half(), x[:1]):  # not measured faster: fp64, fp16, a single step
         assert engines.select("auto", mode, other, 20).name == "torch"
 

@@ -22,7 +22,9 @@ not a dependency, so the kernels use a plain loop ordered so that LLVM vectorise
 ``fastmath`` (:func:`fused_kernels._add_matvec`). Measured per step for batch 64 (fp32, one core, loaded
 machine): hand loop 3.9 µs at hidden 20, 13.8 µs at 64, ~700 µs at 256; torch's ``addmm`` (MKL/oneDNN,
 one thread) 3.9, 9.8 and 181 µs. So the loop matches BLAS at hidden 20, is within 1.4× at 64 and loses
-at 256, where the engine leaves the work to torch (see :meth:`FusedCPUEngine.wins`). The other half of
+at 256, where the engine leaves the work to torch (see :meth:`FusedCPUEngine.wins`). (The RNN kernels
+have since moved to a product over the whole batch per step, four rows per pass over a padded ``W_hhᵀ``:
+0.57–0.86× the layer time at batch 16–256; see :mod:`rnnlab.engines.fused_kernels`.) The other half of
 the time was the nonlinearity: libm's ``tanh`` costs 18 ns a call, a vectorised rational fp32 tanh
 0.6 ns. Threads: a ``prange`` over the batch (rows are independent through time) was 3–100× *slower*
 on the shared 2-core machine (OpenMP threads waiting on busy cores), so the kernels are serial and the
@@ -179,10 +181,10 @@ class FusedCPUEngine:
         =========  =========  =========  =========  =========  =========
         RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
         =========  =========  =========  =========  =========  =========
-        batch 1    4.71×      4.34×      4.19×      4.32×      2.50×
-        batch 16   4.50×      3.11×      1.83×      1.18×      0.69×
-        batch 64   2.65×      1.46×      1.04×      0.83×      0.61×
-        batch 256  0.98×      0.88×      0.73×      0.64×      0.47×
+        batch 1    4.60×      4.25×      4.22×      5.08×      2.47×
+        batch 16   4.77×      3.34×      2.15×      1.43×      1.04×
+        batch 64   2.95×      1.83×      1.36×      0.97×      0.75×
+        batch 256  1.59×      1.14×      0.96×      0.78×      0.61×
         GRU
         batch 1    12.2×      12.1×      7.60×      4.40×      2.72×
         batch 16   6.35×      2.84×      1.58×      0.81×      0.77×
@@ -190,8 +192,9 @@ class FusedCPUEngine:
         batch 256  1.03×      0.76×      0.57×      0.48×      0.43×
         =========  =========  =========  =========  =========  =========
 
-        Where the win is within noise (≤ 1.2×: RNN 128 at batch 64, GRU 64 at batch 64, anything at batch
-        256) torch keeps it. LSTM: 0.95–1.13× at batch 1 and 0.5–0.6× at batch 64 (torch runs it through
+        (RNN rows: after the batched kernels, 13:42 UTC; three more runs at batch 64 gave 3.11×, 3.05×,
+        3.12× at hidden 20 and 1.89×, 1.86×, 1.91× at hidden 64; GRU rows: 13:15 UTC.) Where the win is within
+        noise (≤ 1.2×: RNN 64 at batch 256, RNN 512 at batch 16, GRU 64 at batch 64) torch keeps it. LSTM: 0.95–1.13× at batch 1 and 0.5–0.6× at batch 64 (torch runs it through
         oneDNN), so never. Earlier runs on the loaded machine, by length: 1 step 0.63–0.71× (generation: the
         per-call bookkeeping outweighs the saving), 4 steps 0.86–1.07×, 16 steps 1.2–2.2×. fp64 was not timed.
         """
@@ -200,7 +203,7 @@ class FusedCPUEngine:
             return False
         if mode in ("rnn_tanh", "rnn_relu"):
             return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 256 or (
-                batch <= 64 and hidden_size <= 64)
+                batch <= 64 and hidden_size <= 128) or batch <= 256 and hidden_size <= 32
         if mode == "gru":
             return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 128 or (
                 batch <= 64 and hidden_size <= 32)
