@@ -6,7 +6,6 @@ features, ``H`` hidden units, ``D`` directions, ``O`` outputs, ``V`` vocabulary 
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from rnnlab import nn as rnn
@@ -47,6 +46,7 @@ class SequenceRegressor(nn.Module):
         x ``(N, L, H_in)`` -> ``(N, O)`` for ``read="last"``, ``(N, L, O)`` for ``read="all"``.
 
     Example:
+        >>> import torch
         >>> model = SequenceRegressor(input_size=1, hidden_size=20)
         >>> tuple(model(torch.randn(8, 5, 1)).shape)
         (8, 1)
@@ -89,6 +89,7 @@ class CharLM(nn.Module):
         ``None`` for zeros.
 
     Example:
+        >>> import torch
         >>> lm = CharLM(vocab_size=30, hidden_size=32, num_layers=1)
         >>> logits, state = lm(torch.randint(0, 30, (4, 10)))
         >>> tuple(logits.shape)
