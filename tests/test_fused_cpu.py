@@ -3,6 +3,7 @@
 import itertools
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -27,6 +28,26 @@ def fused_calls(monkeypatch):
 
     monkeypatch.setattr(fused_cpu.FusedCPUEngine, "run", counting_run)
     return calls
+
+
+@pytest.fixture(params=["blas", "loop"])
+def product(request, monkeypatch):
+    """Runs a test once with the BLAS product in the kernels and once with their own loop; records the
+    addresses the engine handed to the kernels."""
+    from rnnlab.engines import blas
+
+    used = []
+    real = fused_cpu._gemm
+
+    def recording_gemm(like, rows, inner, cols):  # BLAS at any size, or never
+        address = real(like, 1 << 20, 1 << 20, 1 << 20) if request.param == "blas" else 0
+        used.append(address)
+        return address
+
+    if request.param == "blas" and not blas.gemm_address(np.float32):
+        pytest.skip("torch on this platform exports no BLAS ?gemm_")
+    monkeypatch.setattr(fused_cpu, "_gemm", recording_gemm)
+    return request.param, used
 
 
 def _pair(cell, dtype, engine="fused", seed=0, **kwargs):
@@ -71,11 +92,12 @@ def test_unbatched_input_matches_torch(cell, fused_calls):
 
 
 @pytest.mark.parametrize("cell,bidirectional", list(itertools.product(CELLS, [False, True])))
-def test_packed_variable_lengths_match_torch(cell, bidirectional, fused_calls):
+def test_packed_variable_lengths_match_torch(cell, bidirectional, product, fused_calls):
+    """Rows ending at different steps, through the BLAS product (batch 8) and the kernels' own loop."""
     ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=bidirectional)
-    lengths = torch.tensor([2, 5, 1, 4])
-    padded = torch.randn(LENGTH, 4, INPUT, dtype=torch.float64)
-    hx = states(cell, 2 * (2 if bidirectional else 1), 4, torch.float64)
+    lengths = torch.tensor([2, 5, 1, 4, 5, 3, 1, 5])
+    padded = torch.randn(LENGTH, len(lengths), INPUT, dtype=torch.float64)
+    hx = states(cell, 2 * (2 if bidirectional else 1), len(lengths), torch.float64)
     results = []
     for layer in (ours, theirs):
         x, h = padded.clone().requires_grad_(), clone(hx)
@@ -205,3 +227,51 @@ def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
         compiled = fused_kernels._jit(twice)
     assert compiled(21) == 42
     assert any("cannot cache" in str(w.message) for w in caught)
+
+
+# -- the recurrence's product: BLAS and the kernels' own loop ------------------------------------------------
+
+
+@pytest.mark.parametrize("cell,dtype", list(itertools.product(CELLS, [torch.float32, torch.float64])))
+def test_both_products_match_torch_at_batches_that_use_blas(cell, dtype, product, fused_calls):
+    """Batch 9 (two 4-row blocks and one row left over in the loop), hidden 20 (not a multiple of 8: the
+    padded columns), two layers both ways, against torch.nn."""
+    batch = 9
+    ours_cls, theirs_cls, extra = CELLS[cell]
+    torch.manual_seed(5)
+    theirs = theirs_cls(7, 20, num_layers=2, bidirectional=True, **extra).to(dtype)
+    ours = ours_cls(7, 20, num_layers=2, bidirectional=True, **extra, engine="fused").to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    g = torch.Generator().manual_seed(6)
+    shape = (4, batch, 20)
+    hx = tuple(torch.randn(shape, generator=g, dtype=dtype) for _ in range(2)) if cell == "lstm" else (
+        torch.randn(shape, generator=g, dtype=dtype))
+    assert_same_as_torch(ours, theirs, torch.randn(12, batch, 7, generator=g, dtype=dtype), hx, 2 * TOL[dtype])
+    kind, used = product
+    assert len(fused_calls) == 4
+    assert used and all((a != 0) == (kind == "blas") for a in used)
+
+
+def test_gemm_address_declines_where_it_should(monkeypatch):
+    from rnnlab.engines import blas
+
+    def fresh(dtype=np.float32):
+        blas.gemm_address.cache_clear()
+        return blas.gemm_address(dtype)
+
+    try:
+        if not fresh():
+            pytest.skip("torch on this platform exports no BLAS ?gemm_")
+        assert fresh(np.float64)
+        assert not fresh(np.float16)  # no kernels for it
+        monkeypatch.setenv("RNNLAB_FUSED_BLAS", "0")
+        assert not fresh()
+        monkeypatch.delenv("RNNLAB_FUSED_BLAS")
+        monkeypatch.setattr(blas, "_torch_library", lambda: None)  # a torch build without the library
+        assert not fresh()
+        monkeypatch.undo()
+        monkeypatch.setattr(blas, "_call_from_python", lambda *args: None)  # a ?gemm_ that computes nothing
+        assert not fresh()
+    finally:
+        monkeypatch.undo()
+        blas.gemm_address.cache_clear()

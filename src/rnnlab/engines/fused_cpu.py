@@ -79,7 +79,21 @@ def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> np.ndarray:
     return lengths.to(torch.int64).contiguous().numpy()
 
 
-def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor,
+def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
+    """``W_ih x_t + b_ih`` of every step as one matrix product ``(L, N, H_in) -> (L, N, G)``; for the RNN
+    and the LSTM ``b_hh`` is added here too (it sits outside the recurrence's product), for the GRU it
+    cannot be (``b_hn`` is scaled by the reset gate) and the kernels add it."""
+    seq_len, batch, _ = x.shape
+    x_flat = x.reshape(seq_len * batch, -1)
+    if b_ih is None:
+        x_proj = x_flat @ w_ih.t()
+    else:
+        bias = b_ih if mode == "gru" else b_ih + b_hh
+        x_proj = torch.addmm(bias, x_flat, w_ih.t())
+    return x_proj.view(seq_len, batch, -1)
+
+
+def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
              lengths: np.ndarray):
     """Run the forward kernel of ``mode``. Returns ``(out, h_n, c_n or None, saved)``; ``saved`` is what
     the backward kernel needs. ``x_proj`` ``(L, N, G)``, states ``(N, H)``, ``w_hh`` ``(G, H)``."""
@@ -92,31 +106,60 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     # weight changed through ``.data`` keeps its version counter, and a stale copy would be silently wrong
     w_hh_t = _np(w_hh.detach().t())
     if mode in ("rnn_tanh", "rnn_relu"):
-        kernels.rnn_forward(*args, w_hh_t, _np(b_hh), lengths, mode == "rnn_relu", out.numpy(), hs.numpy())
+        kernels.rnn_forward(*args, w_hh_t, lengths, mode == "rnn_relu", out.numpy(), hs.numpy(),
+                            _gemm(x_proj, batch, hidden, hidden))
         return out, hs[seq_len].clone(), None, (hs,)
     if mode == "gru":
         gates, h_proj_n = new(seq_len, batch, 3 * hidden), new(seq_len, batch, hidden)
-        kernels.gru_forward(*args, w_hh_t, _np(b_hh), lengths, out.numpy(), hs.numpy(), gates.numpy(),
-                            h_proj_n.numpy())
+        b_hh = np.zeros(3 * hidden, dtype=args[0].dtype) if b_hh is None else _np(b_hh)
+        kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(), h_proj_n.numpy(),
+                            _gemm(x_proj, batch, hidden, 3 * hidden))
         return out, hs[seq_len].clone(), None, (hs, gates, h_proj_n)
     cs, gates = new(seq_len + 1, batch, hidden), new(seq_len, batch, 4 * hidden)
-    kernels.lstm_forward(*args, _np(c0), w_hh_t, _np(b_hh), lengths, out.numpy(), hs.numpy(), cs.numpy(),
-                         gates.numpy())
+    kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
+                         _gemm(x_proj, batch, hidden, 4 * hidden))
     return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
 
 
-class _FusedRecurrence(torch.autograd.Function):
-    """``(x_proj, h0, c0, w_hh, b_hh) -> (out, h_n[, c_n])`` for one layer-direction, gradients by BPTT.
+# The BLAS call costs 1–2 µs however small the product; the kernels' own loop costs nothing to start.
+# Per step, ``rnnlab``'s loop against MKL's ``sgemm_`` (one core, fp32, µs, loop/BLAS) measured:
+# 20×(16 rows) 0.74/1.51, 20×32 1.98/2.01, 20×64 3.96/2.52; 32×16 1.44/2.17, 32×32 2.83/2.47; 64×8
+# 1.56/2.00, 64×16 4.00/3.36, 64×64 16.2/6.6; 256×8 25.5/14.6 (hidden × rows, square weights).
+# So BLAS from 8 rows and about 24k multiply-adds a step.
+BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
 
-    ``x_proj = W_ih x_t + b_ih`` is computed outside (autograd carries its gradient to ``x``, ``W_ih``,
-    ``b_ih``); ``c0`` is ``None`` except for an LSTM; ``b_hh`` is zeros (not requiring grad) without bias.
+
+def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
+    """The address of the BLAS product for the kernels' per-step ``(rows, inner) @ (inner, cols)`` on
+    tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.blas`)."""
+    if rows < BLAS_MIN_ROWS or rows * inner * cols < BLAS_MIN_WORK:
+        return 0
+    from rnnlab.engines.blas import gemm_address  # imports numba: only once the kernels are loaded
+
+    return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
+
+
+def _grad_in(t: Tensor) -> np.ndarray:
+    """An incoming gradient as numpy, as it comes: a loss like ``out.sum()`` hands in a broadcast
+    (stride-0) tensor, which the kernels read in place rather than copying out."""
+    return t.detach().numpy()
+
+
+class _FusedLayer(torch.autograd.Function):
+    """``(x, h0, c0, w_ih, w_hh, b_ih, b_hh) -> (out, h_n[, c_n])`` for one layer-direction.
+
+    Forward: the input projection of every step (one matrix product), then the recurrence (kernels).
+    Backward: the recurrence backward through time (kernels), then every weight gradient as one matrix
+    product each; the bias gradient, the same for ``b_ih`` and ``b_hh`` except in the GRU, summed once.
+    ``c0`` is ``None`` except for an LSTM; biases are ``None`` without bias.
     """
 
     @staticmethod
-    def forward(ctx, mode, x_proj, h0, c0, w_hh, b_hh, lengths):
+    def forward(ctx, mode, lengths, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        x_proj = _project(mode, x, w_ih, b_ih, b_hh)
         out, h_n, c_n, saved = _forward(mode, x_proj, h0, c0, w_hh, b_hh, lengths)
-        ctx.mode, ctx.lengths = mode, lengths
-        ctx.save_for_backward(w_hh, *saved)
+        ctx.mode, ctx.lengths, ctx.bias = mode, lengths, b_ih is not None
+        ctx.save_for_backward(x, w_ih, w_hh, *saved)
         return (out, h_n) if c_n is None else (out, h_n, c_n)
 
     @staticmethod
@@ -126,41 +169,47 @@ class _FusedRecurrence(torch.autograd.Function):
         if torch.is_grad_enabled():
             raise RuntimeError("fused engine: double backward (create_graph=True) is not supported; "
                                "build the layer with engine='torch' or engine='loop'")
-        return _FusedRecurrence._backward(ctx, d_out, d_hn, d_cn)
+        return _FusedLayer._backward(ctx, d_out, d_hn, d_cn)
 
     @staticmethod
     @once_differentiable
     def _backward(ctx, d_out, d_hn, d_cn):
         mode, lengths = ctx.mode, ctx.lengths
-        w_hh, hs, *rest = ctx.saved_tensors
+        x, w_ih, w_hh, hs, *rest = ctx.saved_tensors
         seq_len, batch, hidden = d_out.shape
         new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
-        d_h0 = new(batch, hidden)
-        d_c0 = None
-        grads = (_np(w_hh), _np(hs)) if mode != "lstm" else (_np(w_hh),)
+        d_h0, d_c0 = new(batch, hidden), None
+        incoming = (_grad_in(d_out), _np(d_hn))
         if mode in ("rnn_tanh", "rnn_relu"):
-            d_x = new(seq_len, batch, hidden)
-            kernels.rnn_backward(*grads, _np(d_out), _np(d_hn), lengths, mode == "rnn_relu", d_x.numpy(),
-                                 d_h0.numpy())
-            d_h = d_x
+            d_proj = new(seq_len, batch, hidden)
+            kernels.rnn_backward(_np(w_hh), _np(hs), *incoming, lengths, mode == "rnn_relu", d_proj.numpy(),
+                                 d_h0.numpy(), _gemm(d_proj, batch, hidden, hidden))
+            d_rec = d_proj  # ∂L/∂(W_hh h_{t-1} + b_hh): the same pre-activation
         elif mode == "gru":
             gates, h_proj_n = rest
-            d_x, d_h = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
-            kernels.gru_backward(*grads, _np(gates), _np(h_proj_n), _np(d_out), _np(d_hn), lengths,
-                                 d_x.numpy(), d_h.numpy(), d_h0.numpy())
+            d_proj, d_rec = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
+            kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths, d_proj.numpy(),
+                                 d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden))
         else:
             cs, gates = rest
-            d_x, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
-            kernels.lstm_backward(*grads, _np(cs), _np(gates), _np(d_out), _np(d_hn), _np(d_cn), lengths,
-                                  d_x.numpy(), d_h0.numpy(), d_c0.numpy())
-            d_h = d_x
-        d_w_hh = d_b_hh = None
-        if ctx.needs_input_grad[4] or ctx.needs_input_grad[5]:
-            d_h_flat = d_h.reshape(seq_len * batch, -1)  # (L*N, G)
-            # dW_hh = Σ_t dpre_tᵀ h_{t-1}                                  -> (G, H)
-            d_w_hh = d_h_flat.T @ hs[:seq_len].reshape(seq_len * batch, hidden)
-            d_b_hh = d_h_flat.sum(0)
-        return None, d_x, d_h0, d_c0, d_w_hh, d_b_hh, None
+            d_proj, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
+            kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
+                                  d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden))
+            d_rec = d_proj
+        needs = ctx.needs_input_grad  # (mode, lengths, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        d_proj_flat = d_proj.view(seq_len * batch, -1)  # (L*N, G)
+        d_x = d_w_ih = d_w_hh = d_b_ih = d_b_hh = None
+        if needs[2]:
+            d_x = (d_proj_flat @ w_ih).view(seq_len, batch, -1)  # (L, N, H_in)
+        if needs[5]:
+            d_w_ih = d_proj_flat.t() @ x.reshape(seq_len * batch, -1)  # Σ_t dpre_tᵀ x_t   (G, H_in)
+        if needs[6]:
+            # dW_hh = Σ_t dpre_tᵀ h_{t-1}                                              (G, H)
+            d_w_hh = d_rec.view(seq_len * batch, -1).t() @ hs[:seq_len].view(seq_len * batch, hidden)
+        if ctx.bias and (needs[7] or needs[8]):
+            d_b_ih = d_proj_flat.sum(0)
+            d_b_hh = d_rec.view(seq_len * batch, -1).sum(0) if mode == "gru" else d_b_ih
+        return None, None, d_x, d_h0, d_c0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
 
 class FusedCPUEngine:
@@ -213,16 +262,14 @@ class FusedCPUEngine:
         """One layer-direction; see :mod:`rnnlab.engines`."""
         w_ih, w_hh, b_ih, b_hh = weights
         seq_len, batch, _ = x.shape
-        # x_proj = W_ih x_t + b_ih for every step at once          (L, N, H_in) -> (L, N, G)
-        x_proj = torch.nn.functional.linear(x, w_ih, b_ih).contiguous()
-        if b_hh is None:
-            b_hh = w_hh.new_zeros(w_hh.shape[0])
         h0, c0 = (hx if mode == "lstm" else (hx, None))
         lengths = _lengths(lengths, seq_len, batch)
-        inputs = (x_proj, h0, c0, w_hh, b_hh)
+        inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
-            result = _FusedRecurrence.apply(mode, *inputs, lengths)
+            result = _FusedLayer.apply(mode, lengths, *inputs)
         else:  # inference (generation): no graph to record, so skip the autograd machinery
-            out, h_n, c_n, _ = _forward(mode, *inputs, lengths)
+            with torch.no_grad():
+                x_proj = _project(mode, x, w_ih, b_ih, b_hh)
+            out, h_n, c_n, _ = _forward(mode, x_proj, h0, c0, w_hh, b_hh, lengths)
             result = (out, h_n) if c_n is None else (out, h_n, c_n)
         return (result[0], (result[1], result[2])) if mode == "lstm" else result

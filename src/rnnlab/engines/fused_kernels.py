@@ -29,6 +29,8 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from rnnlab.engines.blas import fortran_gemm
+
 
 def _jit(func, fastmath=False):
     """``numba.njit`` cached on disk; in memory only where no cache directory is writable.
@@ -186,23 +188,53 @@ def _add_matmul(acc, h, w_t):
 
 
 @_jit
-def rnn_forward(x_proj, h0, w_hh_t, b_hh, lengths, relu, out, hs):
-    """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh_t`` ``(H, H)`` = ``W_hhᵀ``; ``b_hh`` ``(H,)``.
+def _blas_scratch(like):
+    """The arguments a Fortran ``?gemm_`` reads through pointers: six int32 sizes, the scalar one (as
+    alpha and beta) in the dtype of ``like``, and the character ``N`` (no transpose)."""
+    ints = np.zeros(6, dtype=np.int32)
+    one = np.ones(1, dtype=like.dtype)
+    trans = np.full(1, 78, dtype=np.uint8)  # ord("N")
+    return ints, one, trans
 
-    Writes ``out`` ``(L, N, H)`` and ``hs`` ``(L + 1, N, H)`` with ``hs[0] = h0`` and ``hs[t + 1]`` the state
-    after step ``t`` (kept for the backward pass). Step by step over the whole batch, so that the product
-    ``h_{t-1} W_hhᵀ`` of several rows shares each row of ``W_hhᵀ`` (:func:`_add_matmul`).
+
+@_jit
+def _add_product(acc, h, w_t, gemm, scratch):
+    """``acc += h @ w_t`` (``h`` ``(M, K)``, ``w_t`` ``(K, J)``, ``acc`` ``(M, J)``, rows contiguous): through
+    the BLAS ``?gemm_`` at address ``gemm`` (:mod:`rnnlab.engines.blas`), or :func:`_add_matmul` where it is 0
+    (the caller decides, by size: :func:`rnnlab.engines.fused_cpu._gemm`)."""
+    if gemm == 0:
+        _add_matmul(acc, h, w_t)
+        return
+    ints, one, trans = scratch
+    # row-major acc += h w_t is column-major accᵀ += w_tᵀ hᵀ: sizes (J, M, K), leading dimensions the row strides
+    ints[0], ints[1], ints[2] = w_t.shape[1], h.shape[0], h.shape[1]
+    ints[3], ints[4], ints[5] = w_t.strides[0] // w_t.itemsize, h.strides[0] // h.itemsize, acc.strides[0] // acc.itemsize
+    size = ints[0:1].ctypes.data
+    fortran_gemm(gemm, (trans.ctypes.data, trans.ctypes.data, size, ints[1:2].ctypes.data, ints[2:3].ctypes.data,
+                        one.ctypes.data, w_t.ctypes.data, ints[3:4].ctypes.data, h.ctypes.data,
+                        ints[4:5].ctypes.data, one.ctypes.data, acc.ctypes.data, ints[5:6].ctypes.data))
+
+
+@_jit
+def rnn_forward(x_proj, h0, w_hh_t, lengths, relu, out, hs, gemm):
+    """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih + b_hh``; ``w_hh_t`` ``(H, H)`` = ``W_hhᵀ``; ``gemm`` the
+    BLAS product's address or 0 (:func:`_add_product`).
+
+    Writes ``out`` ``(L, N, H)`` and ``hs`` ``(L + 1, N, H)``, with ``hs[0] = h0`` and ``hs[t + 1]`` the state
+    after step ``t`` (kept for the backward pass). Step by step over the whole batch: one product
+    ``h_{t-1} W_hhᵀ`` of all rows per step.
     """
     seq_len, batch, hidden = x_proj.shape
     w_t = _padded(w_hh_t)
     acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)
+    scratch = _blas_scratch(hs)
     hs[0] = h0
     for t in range(seq_len):
         h_prev, h_t = hs[t], hs[t + 1]
         for n in range(batch):
             for j in range(hidden):
-                acc[n, j] = x_proj[t, n, j] + b_hh[j]
-        _add_matmul(acc, h_prev, w_t)
+                acc[n, j] = x_proj[t, n, j]
+        _add_product(acc, h_prev, w_t, gemm, scratch)
         # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     (or relu); rows past their length stay put
         for n in range(batch):
             if t >= lengths[n]:
@@ -216,16 +248,18 @@ def rnn_forward(x_proj, h0, w_hh_t, b_hh, lengths, relu, out, hs):
 
 
 @_jit
-def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0):
-    """Backpropagation through time. ``w_hh`` ``(H, H)``; ``hs`` from :func:`rnn_forward`;
-    ``d_out`` ``(L, N, H)`` and ``d_hn`` ``(N, H)`` the incoming gradients.
+def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, gemm):
+    """Backpropagation through time. ``w_hh`` ``(H, H)``; ``hs`` from :func:`rnn_forward`; ``d_out``
+    ``(L, N, H)`` (any strides: a loss like ``out.sum()`` hands in a broadcast tensor) and ``d_hn``
+    ``(N, H)`` the incoming gradients.
 
     Writes ``d_pre`` ``(L, N, H)`` = ∂loss/∂(pre-activation), which is also the gradient of ``x_proj`` and,
-    summed, of ``b_hh``; and ``d_h0`` ``(N, H)``, which also holds ∂loss/∂h_t of every row as ``t`` goes down.
+    summed, of both biases; and ``d_h0`` ``(N, H)``.
     """
-    seq_len, batch, hidden = d_out.shape
+    seq_len, batch, hidden = d_pre.shape
     w = _padded(w_hh)
-    dh = np.zeros((batch, w.shape[1]), dtype=hs.dtype)
+    dh = np.zeros((batch, w.shape[1]), dtype=hs.dtype)  # ∂L/∂h_t of each row as t goes down
+    scratch = _blas_scratch(hs)
     dh[:, :hidden] = d_hn
     for t in range(seq_len - 1, -1, -1):
         for n in range(batch):
@@ -244,64 +278,71 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0):
             if t < lengths[n]:
                 dh[n] = 0.0
         # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh (their d_pre is zero)
-        _add_matmul(dh, d_pre[t], w)
+        _add_product(dh, d_pre[t], w, gemm, scratch)
     d_h0[:] = dh[:, :hidden]
 
 # -- GRU ---------------------------------------------------------------------------------------------------
 
 
 @_jit
-def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n):
-    """``x_proj`` ``(L, N, 3H)``; ``w_hh_t`` ``(H, 3H)`` = ``W_hhᵀ``; ``b_hh`` ``(3H,)``; gates r, z, n.
+def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n, gemm):
+    """``x_proj`` ``(L, N, 3H)`` = ``W_ih x_t + b_ih``; ``w_hh_t`` ``(H, 3H)`` = ``W_hhᵀ``; ``b_hh`` ``(3H,)``;
+    gates r, z, n.
 
     Writes ``out`` ``(L, N, H)``, ``hs`` ``(L + 1, N, H)``, ``gates`` ``(L, N, 3H)`` = ``(r_t, z_t, n_t)`` and
     ``h_proj_n`` ``(L, N, H)`` = ``W_hn h_{t-1} + b_hn``, all kept for the backward pass.
     """
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
-    h_proj = np.empty(3 * hidden, dtype=hs.dtype)
-    for n in range(batch):
-        hs[0, n] = h0[n]
-        for t in range(seq_len):
-            h_prev, h_t = hs[t, n], hs[t + 1, n]
+    w_t = _padded(w_hh_t)
+    acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)  # W_hh h_{t-1} + b_hh of every row
+    scratch = _blas_scratch(hs)
+    hs[0] = h0
+    for t in range(seq_len):
+        h_prev, h_t = hs[t], hs[t + 1]
+        for n in range(batch):
+            for j in range(3 * hidden):
+                acc[n, j] = b_hh[j]
+        _add_product(acc, h_prev, w_t, gemm, scratch)
+        for n in range(batch):
             if t >= lengths[n]:
-                h_t[:] = h_prev
+                h_t[n] = h_prev[n]
                 out[t, n] = 0.0
                 gates[t, n] = 0.0
                 h_proj_n[t, n] = 0.0
                 continue
-            h_proj[:] = b_hh
-            _add_matvec(h_proj, h_prev, w_hh_t)
             for j in range(hidden):
                 # r_t = σ(x_r + h_r), z_t = σ(x_z + h_z), n_t = tanh(x_n + r_t ⊙ (W_hn h_{t-1} + b_hn))
-                r = _sigmoid(x_proj[t, n, j] + h_proj[j])
-                z = _sigmoid(x_proj[t, n, hidden + j] + h_proj[hidden + j])
-                n_t = _tanh(x_proj[t, n, 2 * hidden + j] + r * h_proj[2 * hidden + j])
+                r = _sigmoid(x_proj[t, n, j] + acc[n, j])
+                z = _sigmoid(x_proj[t, n, hidden + j] + acc[n, hidden + j])
+                n_t = _tanh(x_proj[t, n, 2 * hidden + j] + r * acc[n, 2 * hidden + j])
                 # h_t = (1 - z_t) ⊙ n_t + z_t ⊙ h_{t-1}
-                h_t[j] = (_ONE - z) * n_t + z * h_prev[j]
-                out[t, n, j] = h_t[j]
+                h_t[n, j] = (_ONE - z) * n_t + z * h_prev[n, j]
+                out[t, n, j] = h_t[n, j]
                 gates[t, n, j], gates[t, n, hidden + j], gates[t, n, 2 * hidden + j] = r, z, n_t
-                h_proj_n[t, n, j] = h_proj[2 * hidden + j]
+                h_proj_n[t, n, j] = acc[n, 2 * hidden + j]
 
 
 @_jit
-def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0):
+def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0, gemm):
     """``w_hh`` ``(3H, H)``; saved tensors from :func:`gru_forward`; ``d_out`` ``(L, N, H)``, ``d_hn`` ``(N, H)``.
 
     Writes ``d_x`` ``(L, N, 3H)`` = ∂loss/∂x_proj, ``d_h`` ``(L, N, 3H)`` = ∂loss/∂(W_hh h_{t-1} + b_hh) (from
     which torch forms ``dW_hh`` and ``db_hh``) and ``d_h0`` ``(N, H)``.
     """
     seq_len, batch, hidden = d_out.shape
-    dh = np.empty(hidden, dtype=hs.dtype)
-    for n in range(batch):
-        dh[:] = d_hn[n]
-        for t in range(seq_len - 1, -1, -1):
+    w = _padded(w_hh)
+    dh = np.zeros((batch, w.shape[1]), dtype=hs.dtype)
+    scratch = _blas_scratch(hs)
+    dh[:, :hidden] = d_hn
+    for t in range(seq_len - 1, -1, -1):
+        for n in range(batch):
             if t >= lengths[n]:
                 d_x[t, n] = 0.0
                 d_h[t, n] = 0.0
                 continue
             for j in range(hidden):
-                g = dh[j] + d_out[t, n, j]
+                g = dh[n, j] + d_out[t, n, j]
                 r, z, n_t = gates[t, n, j], gates[t, n, hidden + j], gates[t, n, 2 * hidden + j]
                 d_n = g * (_ONE - z)
                 d_z = g * (hs[t, n, j] - n_t)
@@ -312,42 +353,46 @@ def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0
                 d_x[t, n, j], d_x[t, n, hidden + j], d_x[t, n, 2 * hidden + j] = d_pre_r, d_pre_z, d_pre_n
                 d_h[t, n, j], d_h[t, n, hidden + j], d_h[t, n, 2 * hidden + j] = d_pre_r, d_pre_z, d_pre_n * r
                 # the direct path h_t = ... + z_t ⊙ h_{t-1}
-                dh[j] = g * z
-            _add_matvec(dh, d_h[t, n], w_hh)
-        d_h0[n] = dh
+                dh[n, j] = g * z
+        # ∂L/∂h_{t-1} += W_hhᵀ d_h_t; rows past their length keep dh (their d_h is zero)
+        _add_product(dh, d_h[t], w, gemm, scratch)
+    d_h0[:] = dh[:, :hidden]
 
 
 # -- LSTM --------------------------------------------------------------------------------------------------
 
 
 @_jit
-def lstm_forward(x_proj, h0, c0, w_hh_t, b_hh, lengths, out, hs, cs, gates):
-    """``x_proj`` ``(L, N, 4H)``; ``w_hh_t`` ``(H, 4H)`` = ``W_hhᵀ``; ``b_hh`` ``(4H,)``; gates i, f, g, o.
+def lstm_forward(x_proj, h0, c0, w_hh_t, lengths, out, hs, cs, gates, gemm):
+    """``x_proj`` ``(L, N, 4H)`` = ``W_ih x_t + b_ih + b_hh``; ``w_hh_t`` ``(H, 4H)`` = ``W_hhᵀ``; gates i, f, g, o.
 
     Writes ``out`` ``(L, N, H)``, ``hs`` and ``cs`` ``(L + 1, N, H)`` (index 0 the initial state) and
     ``gates`` ``(L, N, 4H)`` = ``(i_t, f_t, g_t, o_t)`` after their nonlinearities.
     """
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
-    pre = np.empty(4 * hidden, dtype=hs.dtype)
-    for n in range(batch):
-        hs[0, n] = h0[n]
-        cs[0, n] = c0[n]
-        for t in range(seq_len):
+    w_t = _padded(w_hh_t)
+    acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)  # the gates' pre-activations of every row
+    scratch = _blas_scratch(hs)
+    hs[0] = h0
+    cs[0] = c0
+    for t in range(seq_len):
+        for n in range(batch):
+            for j in range(4 * hidden):
+                acc[n, j] = x_proj[t, n, j]
+        _add_product(acc, hs[t], w_t, gemm, scratch)
+        for n in range(batch):
             if t >= lengths[n]:
                 hs[t + 1, n] = hs[t, n]
                 cs[t + 1, n] = cs[t, n]
                 out[t, n] = 0.0
                 gates[t, n] = 0.0
                 continue
-            for j in range(4 * hidden):
-                pre[j] = x_proj[t, n, j] + b_hh[j]
-            _add_matvec(pre, hs[t, n], w_hh_t)
             for j in range(hidden):
-                i = _sigmoid(pre[j])
-                f = _sigmoid(pre[hidden + j])
-                g = _tanh(pre[2 * hidden + j])
-                o = _sigmoid(pre[3 * hidden + j])
+                i = _sigmoid(acc[n, j])
+                f = _sigmoid(acc[n, hidden + j])
+                g = _tanh(acc[n, 2 * hidden + j])
+                o = _sigmoid(acc[n, 3 * hidden + j])
                 # c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t;  h_t = o_t ⊙ tanh(c_t)
                 c_t = f * cs[t, n, j] + i * g
                 cs[t + 1, n, j] = c_t
@@ -358,34 +403,37 @@ def lstm_forward(x_proj, h0, c0, w_hh_t, b_hh, lengths, out, hs, cs, gates):
 
 
 @_jit
-def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0):
+def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0, gemm):
     """``w_hh`` ``(4H, H)``; saved tensors from :func:`lstm_forward`; incoming ``d_out``, ``d_hn``, ``d_cn``.
 
     Writes ``d_pre`` ``(L, N, 4H)`` = ∂loss/∂(gate pre-activations) (the gradient of ``x_proj`` and, summed,
-    of ``b_hh``), ``d_h0`` and ``d_c0`` ``(N, H)``.
+    of both biases), ``d_h0`` and ``d_c0`` ``(N, H)``.
     """
     seq_len, batch, hidden = d_out.shape
-    dh = np.empty(hidden, dtype=cs.dtype)
-    dc = np.empty(hidden, dtype=cs.dtype)
-    for n in range(batch):
-        dh[:] = d_hn[n]
-        dc[:] = d_cn[n]
-        for t in range(seq_len - 1, -1, -1):
+    w = _padded(w_hh)
+    dh = np.zeros((batch, w.shape[1]), dtype=cs.dtype)
+    dc = np.empty((batch, hidden), dtype=cs.dtype)
+    scratch = _blas_scratch(cs)
+    dh[:, :hidden] = d_hn
+    dc[:] = d_cn
+    for t in range(seq_len - 1, -1, -1):
+        for n in range(batch):
             if t >= lengths[n]:
                 d_pre[t, n] = 0.0
                 continue
             for j in range(hidden):
-                g_h = dh[j] + d_out[t, n, j]
+                g_h = dh[n, j] + d_out[t, n, j]
                 i, f = gates[t, n, j], gates[t, n, hidden + j]
                 g, o = gates[t, n, 2 * hidden + j], gates[t, n, 3 * hidden + j]
                 tanh_c = _tanh(cs[t + 1, n, j])
-                d_c = dc[j] + g_h * o * (_ONE - tanh_c * tanh_c)
+                d_c = dc[n, j] + g_h * o * (_ONE - tanh_c * tanh_c)
                 d_pre[t, n, j] = d_c * g * i * (_ONE - i)
                 d_pre[t, n, hidden + j] = d_c * cs[t, n, j] * f * (_ONE - f)
                 d_pre[t, n, 2 * hidden + j] = d_c * i * (_ONE - g * g)
                 d_pre[t, n, 3 * hidden + j] = g_h * tanh_c * o * (_ONE - o)
-                dc[j] = d_c * f
-            dh[:] = 0.0
-            _add_matvec(dh, d_pre[t, n], w_hh)
-        d_h0[n] = dh
-        d_c0[n] = dc
+                dc[n, j] = d_c * f
+            dh[n] = 0.0
+        # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh and dc (their d_pre is zero)
+        _add_product(dh, d_pre[t], w, gemm, scratch)
+    d_h0[:] = dh[:, :hidden]
+    d_c0[:] = dc

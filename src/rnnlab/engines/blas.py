@@ -1,0 +1,94 @@
+"""The BLAS matrix product torch is built with, called from inside the fused engine's numba kernels.
+
+The recurrence ``h_{t-1} W_hhᵀ`` of a whole batch is a small matrix product per time step (64 × 64 × 64
+at hidden 64, batch 64). numba's own loop reaches about half of what a tuned BLAS does at that size
+(:func:`rnnlab.engines.fused_kernels._add_matmul`), and numba's ``np.dot`` would need SciPy, which is not
+a dependency. torch's CPU library on x86-64 Linux links Intel MKL statically and exports its Fortran
+``sgemm_`` / ``dgemm_``; calling them directly costs no framework dispatch (no tensor, no allocation), only
+the BLAS call itself.
+
+:func:`gemm_address` finds the function in the loaded torch library and checks it on a small product
+against numpy before handing its address out; where it is absent (macOS and other builds without MKL)
+or gives a wrong answer, it returns 0 and the kernels use their own loop. The address travels into the
+kernels as a plain integer argument, so numba can still cache them on disk (a ctypes function object
+would be baked into the compiled code as a constant of one process). Set ``RNNLAB_FUSED_BLAS=0`` to
+keep the kernels on their own loop.
+
+This module needs numba; it is imported only by :mod:`rnnlab.engines.fused_kernels`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import sys
+
+import numpy as np
+import torch
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_NAMES = {np.dtype(np.float32): "sgemm_", np.dtype(np.float64): "dgemm_"}
+
+
+def _torch_library() -> ctypes.CDLL | None:
+    """torch's CPU library, already loaded by ``import torch`` (opening it again only adds a handle)."""
+    directory = os.path.join(os.path.dirname(torch.__file__), "lib")
+    name = {"win32": "torch_cpu.dll", "darwin": "libtorch_cpu.dylib"}.get(sys.platform, "libtorch_cpu.so")
+    try:
+        return ctypes.CDLL(os.path.join(directory, name))
+    except OSError:
+        return None
+
+
+@functools.cache
+def gemm_address(dtype: np.dtype) -> int:
+    """The address of the Fortran BLAS ``?gemm_`` for ``dtype`` (float32 or float64) in torch's library,
+    checked on a 3 × 5 × 4 product; 0 where there is none, it disagrees with numpy, or
+    ``RNNLAB_FUSED_BLAS=0``."""
+    dtype = np.dtype(dtype)
+    if os.environ.get("RNNLAB_FUSED_BLAS", "1") == "0" or dtype not in _NAMES:
+        return 0
+    library = _torch_library()
+    if library is None or not hasattr(library, _NAMES[dtype]):
+        return 0
+    address = ctypes.cast(getattr(library, _NAMES[dtype]), ctypes.c_void_p).value or 0
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((4, 5)).astype(dtype)
+    c = np.ones((3, 5), dtype)
+    _call_from_python(address, c, a, b)
+    return address if np.allclose(c, 1 + a @ b, rtol=1e-5, atol=1e-5) else 0
+
+
+def _call_from_python(address: int, c: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """``c += a @ b`` through the BLAS at ``address`` (row-major, contiguous), from Python: the check."""
+    m, k = a.shape
+    n = b.shape[1]
+    ints = np.array([n, m, k], dtype=np.int32)
+    one = np.ones(1, dtype=c.dtype)
+    trans = np.array([ord("N")], dtype=np.uint8)
+    p = lambda arr, i=0: ctypes.c_void_p(arr.ctypes.data + i * arr.itemsize)  # noqa: E731
+    gemm = ctypes.CFUNCTYPE(None, *[ctypes.c_void_p] * 13)(address)
+    # row-major C = A B is column-major Cᵀ = Bᵀ Aᵀ: m' = n, n' = m, leading dimensions the row lengths
+    gemm(p(trans), p(trans), p(ints, 0), p(ints, 1), p(ints, 2), p(one), p(b), p(ints, 0), p(a), p(ints, 2),
+         p(one), p(c), p(ints, 0))
+
+
+@intrinsic
+def fortran_gemm(typingctx, address, pointers):
+    """``address(*pointers)``: call the Fortran ``?gemm_`` at the integer ``address`` with its 13 arguments,
+    each a pointer (as an integer) to the value, as Fortran passes them."""
+    if not (isinstance(address, types.Integer) and isinstance(pointers, types.UniTuple)
+            and pointers.count == 13 and isinstance(pointers.dtype, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        byte_pointer = ir.IntType(8).as_pointer()
+        function_type = ir.FunctionType(ir.VoidType(), [byte_pointer] * 13)
+        function = builder.inttoptr(args[0], function_type.as_pointer())
+        builder.call(function, [builder.inttoptr(builder.extract_value(args[1], i), byte_pointer) for i in range(13)])
+        return context.get_dummy_value()
+
+    return types.void(address, pointers), codegen
