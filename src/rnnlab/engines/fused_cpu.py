@@ -3,10 +3,11 @@
 Small recurrent layers (hidden 20–256) spend their time in per-step framework dispatch, not arithmetic:
 ``torch.nn.RNN`` on a CPU runs a native loop of small operators, each step a handful of dispatches and
 allocations. This engine does what can be done in bulk in bulk, with torch — the input projection
-``W_ih x_t + b_ih`` of every step as one matrix product, and ``dW_hh = Σ_t dpre_tᵀ h_{t-1}`` as one
-matrix product after the backward pass — and runs only the recurrence itself, forward and backward
-through time, in numba kernels (:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step. The two
-are joined by a ``torch.autograd.Function``, so the layer trains like any other; double backward
+``W_ih x_t + b_ih (+ b_hh)`` of every step as one matrix product, and after the backward pass ``dx``,
+``dW_ih``, ``dW_hh`` as one matrix product each and the bias gradient as one sum — and runs only the
+recurrence itself, forward and backward through time, in numba kernels
+(:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step. One ``torch.autograd.Function`` per
+layer-direction holds it together, so the layer trains like any other; double backward
 (``create_graph=True``) is refused with a ``RuntimeError`` rather than silently wrong.
 
 Why numba. The engine must install from wheels on a user's machine with no compiler. numba ships as
@@ -17,18 +18,20 @@ version. ``torch.jit.script`` still dispatches every operator of every step (it 
 not the per-op cost that dominates here), and ``torch.compile`` on CPU needs a C++ compiler for its
 inductor backend and recompiles for every new length. Plain torch is the ``torch`` engine itself.
 
-Inside the kernels, ``h @ W_hhᵀ`` per step: numba's ``np.dot`` would call BLAS but needs SciPy, which is
-not a dependency, so the kernels use a plain loop ordered so that LLVM vectorises it without
-``fastmath`` (:func:`fused_kernels._add_matvec`). Measured per step for batch 64 (fp32, one core, loaded
-machine): hand loop 3.9 µs at hidden 20, 13.8 µs at 64, ~700 µs at 256; torch's ``addmm`` (MKL/oneDNN,
-one thread) 3.9, 9.8 and 181 µs. So the loop matches BLAS at hidden 20, is within 1.4× at 64 and loses
-at 256, where the engine leaves the work to torch (see :meth:`FusedCPUEngine.wins`). (The RNN kernels
-have since moved to a product over the whole batch per step, four rows per pass over a padded ``W_hhᵀ``:
-0.57–0.86× the layer time at batch 16–256; see :mod:`rnnlab.engines.fused_kernels`.) The other half of
-the time was the nonlinearity: libm's ``tanh`` costs 18 ns a call, a vectorised rational fp32 tanh
-0.6 ns. Threads: a ``prange`` over the batch (rows are independent through time) was 3–100× *slower*
-on the shared 2-core machine (OpenMP threads waiting on busy cores), so the kernels are serial and the
-torch matrix products around them use torch's own threads.
+Inside the kernels, the product ``h_{t-1} W_hhᵀ`` of the whole batch per step goes to the BLAS that torch
+is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.blas`) where torch exports it
+and the product is big enough to pay for the call (:func:`_gemm`), else to the kernels' own vectorised
+loop. At hidden 64, batch 64 that is 6.6 µs a step against 16.2 µs for the loop, and it took the RNN
+layer at hidden 64, batch 64 from 1.64–2.08× ``torch.nn`` to 1.93–2.24×, and the GRU from 1.18× to
+1.61–1.82×. The nonlinearity: libm's ``tanh`` costs 18 ns a call, the kernels' vectorised rational fp32
+tanh 0.6 ns.
+
+Threads, measured and dropped: the rows of a batch are independent through time, so the kernels could
+run on both cores, each over half the rows. With Python threads (the kernels release the GIL) the
+hand-off alone cost ~200 µs a call on this VM (waking an idle vCPU), more than the half it saved at
+hidden 64; with numba's ``prange`` the OpenMP threads of numba and of torch (two runtimes) spin against
+each other, and ``torch.nn`` itself got 1.3× slower in the same process. So the kernels are serial and
+torch's matrix products around them use torch's own threads.
 
 numba is imported at the first call that could use it. Where it is missing or fails to import (or the
 tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports` says no and
@@ -93,6 +96,24 @@ def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tens
     return x_proj.view(seq_len, batch, -1)
 
 
+# The BLAS call costs 1–2 µs however small the product; the kernels' own loop costs nothing to start.
+# Per step, ``rnnlab``'s loop against MKL's ``sgemm_`` (one core, fp32, µs, loop/BLAS) measured:
+# 20×(16 rows) 0.74/1.51, 20×32 1.98/2.01, 20×64 3.96/2.52; 32×16 1.44/2.17, 32×32 2.83/2.47; 64×8
+# 1.56/2.00, 64×16 4.00/3.36, 64×64 16.2/6.6; 256×8 25.5/14.6 (hidden × rows, square weights).
+# So BLAS from 8 rows and about 24k multiply-adds a step.
+BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
+
+
+def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
+    """The address of the BLAS product for the kernels' per-step ``(rows, inner) @ (inner, cols)`` on
+    tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.blas`)."""
+    if rows < BLAS_MIN_ROWS or rows * inner * cols < BLAS_MIN_WORK:
+        return 0
+    from rnnlab.engines.blas import gemm_address  # imports numba: only once the kernels are loaded
+
+    return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
+
+
 def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
              lengths: np.ndarray):
     """Run the forward kernel of ``mode``. Returns ``(out, h_n, c_n or None, saved)``; ``saved`` is what
@@ -119,24 +140,6 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
                          _gemm(x_proj, batch, hidden, 4 * hidden))
     return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
-
-
-# The BLAS call costs 1–2 µs however small the product; the kernels' own loop costs nothing to start.
-# Per step, ``rnnlab``'s loop against MKL's ``sgemm_`` (one core, fp32, µs, loop/BLAS) measured:
-# 20×(16 rows) 0.74/1.51, 20×32 1.98/2.01, 20×64 3.96/2.52; 32×16 1.44/2.17, 32×32 2.83/2.47; 64×8
-# 1.56/2.00, 64×16 4.00/3.36, 64×64 16.2/6.6; 256×8 25.5/14.6 (hidden × rows, square weights).
-# So BLAS from 8 rows and about 24k multiply-adds a step.
-BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
-
-
-def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
-    """The address of the BLAS product for the kernels' per-step ``(rows, inner) @ (inner, cols)`` on
-    tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.blas`)."""
-    if rows < BLAS_MIN_ROWS or rows * inner * cols < BLAS_MIN_WORK:
-        return 0
-    from rnnlab.engines.blas import gemm_address  # imports numba: only once the kernels are loaded
-
-    return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
 
 
 def _grad_in(t: Tensor) -> np.ndarray:
@@ -221,41 +224,41 @@ class FusedCPUEngine:
         return mode in _GATES and x.device.type == "cpu" and x.dtype in _DTYPES and _kernels() is not None
 
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
-        """The region where ``rnnlab bench layer`` measured fused faster than ``torch.nn`` (fp32, CPU).
+        """The region where ``rnnlab bench layer`` measured fused clearly faster than ``torch.nn`` (fp32, CPU).
 
-        Measured 2026-11-25 on the idle 2-core development machine (load average < 1.5), torch's default 2
-        threads, ``rnnlab bench layer --cell rnn|gru|lstm`` (JSON in ``benchmarks/results/layer-*-cpu.json``):
-        speedup of forward + backward over ``torch.nn`` in the same run, length 50.
+        Measured 2026-11-25 14:37 UTC on the idle 2-core development machine (AMD EPYC, load average
+        0.8–1.6), torch's default 2 threads, ``rnnlab bench layer --cell rnn|gru|lstm --json
+        benchmarks/results/layer-*-cpu.json``: speedup of forward + backward over ``torch.nn`` in the same
+        run, length 50, input size = hidden size.
 
         =========  =========  =========  =========  =========  =========
         RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
         =========  =========  =========  =========  =========  =========
-        batch 1    4.60×      4.25×      4.22×      5.08×      2.47×
-        batch 16   4.77×      3.34×      2.15×      1.43×      1.04×
-        batch 64   2.95×      1.83×      1.36×      0.97×      0.75×
-        batch 256  1.59×      1.14×      0.96×      0.78×      0.61×
+        batch 1    6.12×      5.95×      5.30×      4.46×      2.83×
+        batch 16   5.88×      3.62×      2.57×      1.68×      1.37×
+        batch 64   3.08×      2.24×      1.62×      1.33×      1.19×
+        batch 256  2.07×      1.64×      1.31×      1.00×      1.09×
         GRU
-        batch 1    12.2×      12.1×      7.60×      4.40×      2.72×
-        batch 16   6.35×      2.84×      1.58×      0.81×      0.77×
-        batch 64   2.37×      1.18×      0.83×      0.54×      0.59×
-        batch 256  1.03×      0.76×      0.57×      0.48×      0.43×
+        batch 1    17.2×      18.3×      9.33×      4.99×      3.70×
+        batch 16   8.47×      4.02×      2.29×      1.57×      1.19×
+        batch 64   3.47×      1.61×      1.11×      1.02×      1.03×
+        batch 256  1.42×      1.13×      0.79×      0.88×      0.96×
         =========  =========  =========  =========  =========  =========
 
-        (RNN rows: after the batched kernels, 13:42 UTC; three more runs at batch 64 gave 3.11×, 3.05×,
-        3.12× at hidden 20 and 1.89×, 1.86×, 1.91× at hidden 64; GRU rows: 13:15 UTC.) Where the win is within
-        noise (≤ 1.2×: RNN 64 at batch 256, RNN 512 at batch 16, GRU 64 at batch 64) torch keeps it. LSTM: 0.95–1.13× at batch 1 and 0.5–0.6× at batch 64 (torch runs it through
-        oneDNN), so never. Earlier runs on the loaded machine, by length: 1 step 0.63–0.71× (generation: the
-        per-call bookkeeping outweighs the saving), 4 steps 0.86–1.07×, 16 steps 1.2–2.2×. fp64 was not timed.
+        Taken where the win is above 1.2× (closer than that is within run-to-run noise: a run an hour
+        earlier gave RNN 256 at batch 256 1.09×, GRU 256 at batch 16 1.24×, GRU 64 at batch 64 1.82×);
+        torch keeps the rest, and batches above 256, which were not measured. LSTM: 0.58–0.97× from batch
+        16 up (torch runs it through oneDNN) and 0.83–1.53× at batch 1, so never. fp64 was not timed.
         """
         seq_len, batch = x.shape[0], x.shape[1]
         if x.dtype != torch.float32 or seq_len < 8:
             return False
         if mode in ("rnn_tanh", "rnn_relu"):
-            return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 256 or (
-                batch <= 64 and hidden_size <= 128) or batch <= 256 and hidden_size <= 32
+            return batch <= 16 and hidden_size <= 512 or batch <= 64 and hidden_size <= 256 or (
+                batch <= 256 and hidden_size <= 128)
         if mode == "gru":
-            return batch == 1 and hidden_size <= 512 or batch <= 16 and hidden_size <= 128 or (
-                batch <= 64 and hidden_size <= 32)
+            return batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64 or (
+                batch <= 256 and hidden_size <= 32)
         return False
 
     def run(self, mode, x, hx, weights, lengths=None):

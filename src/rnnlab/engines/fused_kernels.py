@@ -1,14 +1,14 @@
 """Numba kernels of the fused CPU engine: the recurrence of one layer-direction, forward and backward in time.
 
-Only the recurrence lives here; the input projection ``W_ih x_t + b_ih`` of every step and the weight
-gradient ``dW_hh = Σ_t dpre_tᵀ h_{t-1}`` are one matrix product each, done by torch in
-:mod:`rnnlab.engines.fused_cpu`. The Elman RNN kernels go step by step over the whole batch, so the
-product ``h_{t-1} W_hhᵀ`` of four rows at a time shares each row of ``W_hhᵀ`` loaded from cache (with
-:func:`_padded`, ``rnnlab bench layer --cell rnn`` forward + backward took 0.57–0.86× the time of one row
-through all steps, as the GRU and LSTM kernels still go, at batch 16–256 and hidden 20–256, fp32; no
-change at batch 1). The product is written as ``Σ_k h_{t-1}[k] · W_hhᵀ[k, :]`` so that its inner loop
-runs along contiguous memory with no reduction (vectorised by LLVM; ``fastmath`` only as ``contract``,
-fusing multiply–adds, and summed in a fixed order, so results are deterministic).
+Only the recurrence lives here; the input projection of every step and the weight gradients are one
+matrix product each, done by torch in :mod:`rnnlab.engines.fused_cpu`. Every kernel goes step by step
+over the whole batch, so the recurrence's product ``h_{t-1} W_hhᵀ`` of all rows is one matrix product per
+step (:func:`_add_product`): through the BLAS ``?gemm_`` whose address the caller passes
+(:mod:`rnnlab.engines.blas`), or, where it passes 0, the kernels' own loop (:func:`_add_matmul`), four
+rows at a time sharing each row of a zero-padded ``W_hhᵀ`` loaded from cache. The loop is written as
+``Σ_k h_{t-1}[k] · W_hhᵀ[k, :]`` so that its inner loop runs along contiguous memory with no reduction
+(vectorised by LLVM; ``fastmath`` only as ``contract``, fusing multiply–adds, and summed in a fixed order,
+so the loop's results are deterministic).
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units, ``G`` gate rows (``H``, ``3H`` GRU, ``4H`` LSTM).
 Every kernel writes into arrays the caller allocates (torch tensors seen through ``.numpy()``), and
