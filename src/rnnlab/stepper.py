@@ -1,16 +1,24 @@
-"""Generation one character at a time: a fitted :class:`~rnnlab.models.CharLM` as a NumPy step function.
+"""Generation one character at a time: a fitted :class:`~rnnlab.models.CharLM` as a step function.
 
 Sampling makes one network step per character, so a step's fixed cost (framework dispatch, not
 arithmetic) decides the speed. :class:`Stepper` runs the same equations as :mod:`rnnlab.engines.loop`
 on NumPy vectors, with the embedding folded into the first layer's input projection; tests check it
-against ``CharLM.forward`` for every cell.
+against ``CharLM.forward`` for every cell. :meth:`Stepper.tokens` samples many characters at once: in
+one numba call per 1,024 characters where the fused engine's kernels load
+(:func:`rnnlab.engines.fused_kernels.generate`, no per-step dispatch at all), else step by step in NumPy.
+Both draw the same Gumbel noise from the same generator, so a seed gives the same text either way (up
+to float32 rounding in near ties).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from rnnlab.engines import fused_cpu
 from rnnlab.models import CharLM
+
+CHUNK = 1024  # characters per draw of Gumbel noise (and per kernel call)
+_KINDS = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 
 
 class Stepper:
@@ -44,8 +52,51 @@ class Stepper:
         self.w_fc = model.fc.weight.detach().cpu().float().numpy()
         self.b_fc = model.fc.bias.detach().cpu().float().numpy()
         parts = state if self.mode == "lstm" else (state,)
-        self.h = [p[:, 0].detach().cpu().float().numpy() for p in parts][0]  # (num_layers, H)
-        self.c = parts[1][:, 0].detach().cpu().float().numpy() if self.mode == "lstm" else None
+        # copies (num_layers, H), contiguous: the steps update them in place, not the caller's tensors
+        self.h = parts[0][:, 0].detach().cpu().float().numpy().copy()
+        self.c = parts[1][:, 0].detach().cpu().float().numpy().copy() if self.mode == "lstm" else None
+
+    def tokens(self, logits: np.ndarray, n: int, temperature: float, top_k: int | None, greedy: bool,
+               rng: np.random.Generator, compiled: bool = True):
+        """Yield ``n`` token ids, each drawn from the current logits and then fed in (see
+        :meth:`rnnlab.text.CharModel.generate` for the sampling rule). ``logits`` ``(V,)``: those after the
+        prime. ``compiled=False`` keeps to NumPy (the reference the tests compare against)."""
+        vocab = len(logits)
+        top_k = vocab if top_k is None else min(top_k, vocab)
+        kernels = fused_cpu._kernels() if compiled else None
+        logits = np.array(logits, dtype=np.float32)
+        for start in range(0, n, CHUNK):
+            m = min(CHUNK, n - start)
+            # greedy draws no noise, so that a greedy and a sampled run leave the generator alike
+            noise = np.zeros((1, vocab)) if greedy else rng.gumbel(size=(m, vocab))
+            if kernels is not None:
+                ids = np.empty(m, dtype=np.int64)
+                kernels.generate(*self._arrays(), logits, noise, np.float32(temperature), top_k, greedy, ids)
+                yield from ids.tolist()
+                continue
+            for j in range(m):
+                if greedy:
+                    i = int(logits.argmax())
+                else:
+                    # i = argmax_i (z_i / T + g_i) over the top_k likeliest: the Gumbel-max trick
+                    z = logits / np.float32(temperature)
+                    if top_k < vocab:
+                        z = np.where(z < np.partition(z, -top_k)[-top_k], -np.inf, z)
+                    i = int((z + noise[j]).argmax())
+                yield i
+                logits = self(i)
+
+    def _arrays(self):
+        """The weights and state as :func:`~rnnlab.engines.fused_kernels.generate` takes them (built once;
+        the state arrays are this stepper's own, so the kernel's updates carry over)."""
+        if not hasattr(self, "_packed"):
+            t = lambda ws: np.ascontiguousarray(np.stack([w.T for w in ws]))  # noqa: E731  (layers, H, G)
+            w_ih_t = t(self.w_ih[1:]) if len(self.w_ih) > 1 else np.zeros((1,) + self.w_hh[0].T.shape, np.float32)
+            c = self.c if self.c is not None else np.zeros_like(self.h)
+            self._packed = (_KINDS[self.mode], np.ascontiguousarray(self.table, dtype=np.float32), w_ih_t,
+                            np.stack(self.b_ih), t(self.w_hh), np.stack(self.b_hh),
+                            np.ascontiguousarray(self.w_fc.T), self.b_fc, self.h, c)
+        return self._packed
 
     def __call__(self, i: int) -> np.ndarray:
         x = None

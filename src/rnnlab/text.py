@@ -270,22 +270,11 @@ class CharModel:
         with torch.inference_mode():
             logits, state = model(ids[None], None)  # the prime, once: (1, P) -> (1, P, V)
         step = Stepper(model, state)
-        logits = logits[0, -1].numpy()
-        noise = np.empty((0, len(chars)))
-        for j in range(n):
-            if greedy:
-                i = int(logits.argmax())
-            else:
-                # draw i with p_i = softmax(z / T)_i (over the top_k likeliest when given), by the Gumbel-max
-                # trick: i = argmax_i (z_i / T + g_i), g_i = -log(-log(u_i)), u_i ~ U(0, 1)
-                if j % 1024 == 0:
-                    noise = rng.gumbel(size=(min(1024, n - j), len(chars)))
-                z = logits / temperature
-                if top_k is not None and top_k < len(chars):
-                    z = np.where(z < np.partition(z, -top_k)[-top_k], -np.inf, z)
-                i = int((z + noise[j % 1024]).argmax())
+        # the draws (Stepper.tokens): i = argmax_i (z_i / T + g_i) with g_i = -log(-log(u_i)), u_i ~ U(0, 1)
+        # — the Gumbel-max trick, p_i = softmax(z / T)_i over the top_k likeliest when given — or the
+        # likeliest when greedy
+        for i in step.tokens(logits[0, -1].numpy(), n, temperature, top_k, greedy, rng):
             yield chars[i]
-            logits = step(i)
 
     def sample(self, n: int, prime: str = "", temperature: float = 0.8, top_k: int | None = None,
                seed: int | None = None, greedy: bool = False) -> str:

@@ -1,14 +1,16 @@
 """``rnnlab bench sample``: characters per second of generation, one network step per character.
 
-Two ways of producing the same text, measured in the same run on the same network:
+Three ways of producing text, measured in the same run on the same network:
 
-- ``rnnlab``: :meth:`rnnlab.CharModel.generate` — the prime read once, then one step of
-  :class:`rnnlab.stepper.Stepper` (NumPy, the embedding folded into the first layer) per character;
+- ``rnnlab``: :meth:`rnnlab.CharModel.generate` — the prime read once, then the characters drawn by
+  :meth:`rnnlab.stepper.Stepper.tokens`, 1,024 per numba call (no dispatch per character);
+- ``numpy steps``: the same draws through the NumPy stepper, one step of NumPy calls per character (what
+  ``rnnlab`` falls back to without numba; the same text for the same seed);
 - ``module``: the obvious PyTorch loop — ``logits, state = model(x, state)`` on a ``(1, 1)`` input per
   character, ``torch.multinomial`` on the softmax — also carrying the state, never re-reading the prefix.
 
-With ``--model RUN_DIR`` the network is that run's; otherwise an untrained network of rnnlab's default
-size (speed does not depend on the weights) for each cell.
+With ``--model RUN_DIR`` the network is that run's; otherwise untrained networks (speed does not depend
+on the weights) for each cell, of rnnlab's default size (2 × 256) and of the lesson's (1 × 64).
 
 Example:
     python -m rnnlab bench sample --quick
@@ -23,9 +25,14 @@ import time
 
 import torch
 
+import numpy as np
+
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
-from rnnlab.text import CharModel, TextConfig
+from rnnlab.stepper import Stepper
+from rnnlab.text import CharModel
+
+SIZES = ((2, 256), (1, 64))  # (layers, hidden): rnnlab text's default, the lesson's
 
 
 def module_loop(model: CharLM, vocab: Vocab, n: int, prime: str, temperature: float, seed: int) -> str:
@@ -41,6 +48,15 @@ def module_loop(model: CharLM, vocab: Vocab, n: int, prime: str, temperature: fl
             x[0, 0] = i
             logits, state = model(x, state)
     return "".join(out)
+
+
+def numpy_steps(m: CharModel, n: int, prime: str, temperature: float, seed: int) -> str:
+    """:meth:`CharModel.generate`'s draws with the NumPy stepper, one step of NumPy calls per character."""
+    with torch.inference_mode():
+        logits, state = m.model_(torch.from_numpy(m.vocab_.encode(prime).astype("int64"))[None])
+    step = Stepper(m.model_, state)
+    ids = step.tokens(logits[0, -1].numpy(), n, temperature, None, False, np.random.default_rng(seed), compiled=False)
+    return "".join(m.vocab_.chars[i] for i in ids)
 
 
 def chars_per_second(fn, n: int, repeats: int) -> float:
@@ -60,10 +76,10 @@ def run(model_dir: str | None = None, length: int = 5000, repeats: int = 3, cell
     if model_dir:
         models.append(CharModel.load(model_dir))
     else:
-        c = TextConfig()
         vocab = Vocab([chr(32 + i) for i in range(95)] + ["\n"])  # printable ASCII, like source code
-        for cell in cells:
-            m = CharModel(cell=cell)
+        for (layers, hidden), cell in ((size, cell) for size in SIZES for cell in cells):
+            m = CharModel(cell=cell, num_layers=layers, hidden_size=hidden)
+            c = m.config
             torch.manual_seed(0)
             m.vocab_, m.model_ = vocab, CharLM(vocab.size, c.embedding_size, c.hidden_size, c.num_layers, cell).eval()
             models.append(m)
@@ -72,8 +88,10 @@ def run(model_dir: str | None = None, length: int = 5000, repeats: int = 3, cell
         c, prime = m.config, m.vocab_.chars[0]
         size = f"{c.cell} {c.num_layers}x{c.hidden_size}, V={m.vocab_.size}"
         ours = chars_per_second(lambda n: m.sample(n, prime=prime, temperature=0.8, seed=0), length, repeats)
+        steps = chars_per_second(lambda n: numpy_steps(m, n, prime, 0.8, 0), length, repeats)
         plain = chars_per_second(lambda n: module_loop(m.model_, m.vocab_, n, prime, 0.8, 0), length, repeats)
         rows.append({"model": size, "method": "rnnlab", "chars_per_second": ours, "ratio": ours / plain})
+        rows.append({"model": size, "method": "numpy steps", "chars_per_second": steps, "ratio": steps / plain})
         rows.append({"model": size, "method": "module per step", "chars_per_second": plain, "ratio": 1.0})
     return rows
 

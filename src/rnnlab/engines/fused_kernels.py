@@ -437,3 +437,79 @@ def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0
         _add_product(dh, d_pre[t], w, gemm, scratch)
     d_h0[:] = dh[:, :hidden]
     d_c0[:] = dc
+
+
+# -- generation: a whole network, one character at a time -------------------------------------------------
+
+
+@_jit
+def _argmax_plus(z, noise):
+    """The index of the largest ``z[v] + noise[v]`` (the first of equals, as numpy's argmax)."""
+    best, best_v = -np.inf, 0
+    for v in range(z.shape[0]):
+        s = z[v] + noise[v]
+        if s > best:
+            best, best_v = s, v
+    return best_v
+
+
+@_jit
+def generate(kind, table, w_ih_t, b_ih, w_hh_t, b_hh, w_fc_t, b_fc, h, c, logits, noise, temperature, top_k,
+             greedy, ids):
+    """Sample ``len(ids)`` tokens from a stacked recurrent network with a linear head, in one call.
+
+    Each token ``i`` is drawn from the current ``logits`` — the likeliest when ``greedy``, else
+    ``argmax(z + noise[j])`` with ``z = logits / temperature`` kept to the ``top_k`` largest (the
+    Gumbel-max trick: ``noise`` holds Gumbel draws, one row per token) — and then fed through one step of
+    every layer and the head, which gives the next ``logits``.
+
+    ``kind``: 0 tanh RNN, 1 relu RNN, 2 GRU, 3 LSTM. ``table`` ``(V, G)``: the first layer's input term
+    ``W_ih e_i + b_ih`` for every token. ``w_ih_t`` ``(max(1, layers - 1), H, G)``, ``b_ih`` ``(layers, G)``:
+    the other layers' ``W_ihᵀ`` and biases; ``w_hh_t`` ``(layers, H, G)``, ``b_hh`` ``(layers, G)``;
+    ``w_fc_t`` ``(H, V)``, ``b_fc`` ``(V,)``. ``h`` and ``c`` ``(layers, H)`` (``c`` unused but for the LSTM)
+    and ``logits`` ``(V,)`` are updated in place; ``ids`` ``(m,)`` receives the tokens. All float32 but
+    ``noise`` (float64, as numpy's Gumbel draws; the sum is taken in float64, as numpy would).
+    """
+    layers, hidden, gates = w_hh_t.shape
+    vocab = table.shape[0]
+    gi = np.empty(gates, dtype=table.dtype)
+    gh = np.empty(gates, dtype=table.dtype)
+    z = np.empty(vocab, dtype=table.dtype)
+    for j in range(ids.shape[0]):
+        if greedy:
+            i = np.argmax(logits)
+        else:
+            for v in range(vocab):
+                z[v] = logits[v] / temperature
+            if top_k < vocab:
+                kth = np.partition(z, vocab - top_k)[vocab - top_k]
+                for v in range(vocab):
+                    if z[v] < kth:
+                        z[v] = -np.inf
+            i = _argmax_plus(z, noise[j])
+        ids[j] = i
+        for k in range(layers):
+            if k == 0:
+                gi[:] = table[i]
+            else:
+                gi[:] = b_ih[k]
+                _add_matvec(gi, h[k - 1], w_ih_t[k - 1])
+            gh[:] = b_hh[k]
+            _add_matvec(gh, h[k], w_hh_t[k])
+            for u in range(hidden):
+                if kind == 3:
+                    # c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(c')
+                    c[k, u] = _sigmoid(gi[hidden + u] + gh[hidden + u]) * c[k, u] + (
+                        _sigmoid(gi[u] + gh[u]) * _tanh(gi[2 * hidden + u] + gh[2 * hidden + u]))
+                    h[k, u] = _sigmoid(gi[3 * hidden + u] + gh[3 * hidden + u]) * _tanh(c[k, u])
+                elif kind == 2:
+                    # r, z = σ(...);  n = tanh(x_n + r (W_hn h + b_hn));  h' = (1 - z) n + z h
+                    r = _sigmoid(gi[u] + gh[u])
+                    update = _sigmoid(gi[hidden + u] + gh[hidden + u])
+                    n_t = _tanh(gi[2 * hidden + u] + r * gh[2 * hidden + u])
+                    h[k, u] = (_ONE - update) * n_t + update * h[k, u]
+                else:
+                    pre = gi[u] + gh[u]
+                    h[k, u] = (_ZERO if pre < _ZERO else pre) if kind == 1 else _tanh(pre)
+        logits[:] = b_fc
+        _add_matvec(logits, h[layers - 1], w_fc_t)
