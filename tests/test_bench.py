@@ -83,11 +83,13 @@ def test_sample_rows_time_three_ways_of_drawing_the_same_text(monkeypatch):
 
     monkeypatch.setattr(sample, "SIZES", ((1, 8),))
     rows = sample.run(length=30, repeats=1, cells=("gru",))
-    assert [r["method"] for r in rows] == ["rnnlab", "numpy steps", "module per step"]
+    assert [r["method"] for r in rows] == ["compiled", "numpy steps", "module per step"]
     assert all(r["model"] == "gru 1x8, V=96" and r["chars_per_second"] > 0 for r in rows)
     # the compiled sampler and the NumPy steps draw the same characters from the same seed
     m = sample.CharModel(cell="gru", num_layers=1, hidden_size=8)
     torch.manual_seed(0)
     m.vocab_ = sample.Vocab([chr(32 + i) for i in range(95)] + ["\n"])
     m.model_ = sample.CharLM(m.vocab_.size, m.config.embedding_size, 8, 1, "gru").eval()
-    assert sample.numpy_steps(m, 300, "a", 0.8, 4) == m.sample(300, prime="a", temperature=0.8, seed=4)
+    text = m.sample(300, prime="a", temperature=0.8, seed=4)
+    assert sample.stepper_loop(m, 300, "a", 0.8, 4, compiled=False) == text
+    assert sample.stepper_loop(m, 300, "a", 0.8, 4, compiled=True) == text

@@ -65,6 +65,26 @@ def test_compiled_sampler_draws_what_the_numpy_steps_draw(cell, temperature, top
         np.testing.assert_allclose(c_fast, c_ref, atol=1e-5)
 
 
+def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(monkeypatch):
+    from rnnlab import stepper
+
+    asked = []
+    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: asked.append(True))  # as without numba: None
+    m = untrained("lstm")
+    with torch.no_grad():
+        logits, state = m.model_(torch.tensor([[1, 2]]))
+    asked.clear()  # (the layer's engine choice asks too)
+    draws = {}
+    for n in (50, stepper.COMPILED_FROM):
+        for compiled in (None, False):
+            ids = Stepper(m.model_, state).tokens(logits[0, -1].numpy(), n, 0.9, None, False,
+                                                  np.random.default_rng(2), compiled)
+            draws[n, compiled] = list(ids)
+    assert len(asked) == 1  # only the long sample by length asked for the kernels
+    assert draws[50, None] == draws[50, False]
+    assert draws[stepper.COMPILED_FROM, None] == draws[stepper.COMPILED_FROM, False]  # NumPy in their place
+
+
 def test_split_loss_equals_one_full_pass():
     m = untrained("lstm")
     ids = np.random.default_rng(0).integers(0, m.vocab_.size, 500)

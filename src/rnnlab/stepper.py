@@ -3,8 +3,8 @@
 Sampling makes one network step per character, so a step's fixed cost (framework dispatch, not
 arithmetic) decides the speed. :class:`Stepper` runs the same equations as :mod:`rnnlab.engines.loop`
 on NumPy vectors, with the embedding folded into the first layer's input projection; tests check it
-against ``CharLM.forward`` for every cell. :meth:`Stepper.tokens` samples many characters at once: in
-one numba call per 1,024 characters where the fused engine's kernels load
+against ``CharLM.forward`` for every cell. :meth:`Stepper.tokens` samples many characters at once: for
+long samples in one numba call per 1,024 characters where the fused engine's kernels load
 (:func:`rnnlab.engines.fused_kernels.generate`, no per-step dispatch at all), else step by step in NumPy.
 Both draw the same Gumbel noise from the same generator, so a seed gives the same text either way (up
 to float32 rounding in near ties).
@@ -18,6 +18,11 @@ from rnnlab.engines import fused_cpu
 from rnnlab.models import CharLM
 
 CHUNK = 1024  # characters per draw of Gumbel noise (and per kernel call)
+# From this many characters on, :meth:`Stepper.tokens` uses the compiled sampler. Its first use in a process
+# costs ~0.8 s (importing numba 0.44 s, loading the cached kernel 0.40 s, measured), which NumPy steps
+# (15–160 µs a character at 1 × 64 … 2 × 256, ``rnnlab bench sample``) only pay back over thousands of
+# characters; after that a character costs 5–70 µs less.
+COMPILED_FROM = 8192
 _KINDS = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 
 
@@ -57,12 +62,15 @@ class Stepper:
         self.c = parts[1][:, 0].detach().cpu().float().numpy().copy() if self.mode == "lstm" else None
 
     def tokens(self, logits: np.ndarray, n: int, temperature: float, top_k: int | None, greedy: bool,
-               rng: np.random.Generator, compiled: bool = True):
+               rng: np.random.Generator, compiled: bool | None = None):
         """Yield ``n`` token ids, each drawn from the current logits and then fed in (see
         :meth:`rnnlab.text.CharModel.generate` for the sampling rule). ``logits`` ``(V,)``: those after the
-        prime. ``compiled=False`` keeps to NumPy (the reference the tests compare against)."""
+        prime. ``compiled``: the numba sampler (True, where numba loads), NumPy steps (False: the reference
+        the tests compare against), or by length (None: from :data:`COMPILED_FROM` characters)."""
         vocab = len(logits)
         top_k = vocab if top_k is None else min(top_k, vocab)
+        if compiled is None:
+            compiled = n >= COMPILED_FROM
         kernels = fused_cpu._kernels() if compiled else None
         logits = np.array(logits, dtype=np.float32)
         for start in range(0, n, CHUNK):
