@@ -275,3 +275,19 @@ def test_gemm_address_declines_where_it_should(monkeypatch):
     finally:
         monkeypatch.undo()
         blas.gemm_address.cache_clear()
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_broadcast_incoming_gradients_are_read_in_place(cell, fused_calls):
+    """``out.sum()`` hands the backward a stride-0 gradient, which the kernels read as it is (no copy)."""
+    ours, theirs = _pair(cell, torch.float32)
+    x = torch.randn(9, 12, INPUT)
+    grads = []
+    for layer in (ours, theirs):
+        xg = x.clone().requires_grad_()
+        out, hn = layer(xg)
+        (out.sum() + sum(s.sum() for s in flat(hn))).backward()
+        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert fused_calls
