@@ -60,6 +60,7 @@ class Stepper:
         # copies (num_layers, H), contiguous: the steps update them in place, not the caller's tensors
         self.h = parts[0][:, 0].detach().cpu().float().numpy().copy()
         self.c = parts[1][:, 0].detach().cpu().float().numpy().copy() if self.mode == "lstm" else None
+        self._packed = None  # the arrays of the compiled sampler, built at its first use
 
     def tokens(self, logits: np.ndarray, n: int, temperature: float, top_k: int | None, greedy: bool,
                rng: np.random.Generator, compiled: bool | None = None):
@@ -97,7 +98,7 @@ class Stepper:
     def _arrays(self):
         """The weights and state as :func:`~rnnlab.engines.fused_kernels.generate` takes them (built once;
         the state arrays are this stepper's own, so the kernel's updates carry over)."""
-        if not hasattr(self, "_packed"):
+        if self._packed is None:
             t = lambda ws: np.ascontiguousarray(np.stack([w.T for w in ws]))  # noqa: E731  (layers, H, G)
             w_ih_t = t(self.w_ih[1:]) if len(self.w_ih) > 1 else np.zeros((1,) + self.w_hh[0].T.shape, np.float32)
             c = self.c if self.c is not None else np.zeros_like(self.h)

@@ -216,6 +216,14 @@ def _add_product(acc, h, w_t, gemm, scratch):
 
 
 @_jit
+def _operands(w_t, rows, like):
+    """What a kernel's per-step product needs: ``w_t`` ``(K, J)`` zero-padded to ``(K, J')`` (:func:`_padded`),
+    an accumulator ``(rows, J')`` of zeros in the dtype of ``like``, and the BLAS scratch."""
+    w = _padded(w_t)
+    return w, np.zeros((rows, w.shape[1]), dtype=like.dtype), _blas_scratch(like)
+
+
+@_jit
 def rnn_forward(x_proj, h0, w_hh_t, lengths, relu, out, hs, gemm):
     """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih + b_hh``; ``w_hh_t`` ``(H, H)`` = ``W_hhᵀ``; ``gemm`` the
     BLAS product's address or 0 (:func:`_add_product`).
@@ -225,9 +233,7 @@ def rnn_forward(x_proj, h0, w_hh_t, lengths, relu, out, hs, gemm):
     ``h_{t-1} W_hhᵀ`` of all rows per step.
     """
     seq_len, batch, hidden = x_proj.shape
-    w_t = _padded(w_hh_t)
-    acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)
-    scratch = _blas_scratch(hs)
+    w_t, acc, scratch = _operands(w_hh_t, batch, hs)
     hs[0] = h0
     for t in range(seq_len):
         h_prev, h_t = hs[t], hs[t + 1]
@@ -257,9 +263,7 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, gemm):
     summed, of both biases; and ``d_h0`` ``(N, H)``.
     """
     seq_len, batch, hidden = d_pre.shape
-    w = _padded(w_hh)
-    dh = np.zeros((batch, w.shape[1]), dtype=hs.dtype)  # ∂L/∂h_t of each row as t goes down
-    scratch = _blas_scratch(hs)
+    w, dh, scratch = _operands(w_hh, batch, hs)  # dh: ∂L/∂h_t of each row as t goes down
     dh[:, :hidden] = d_hn
     for t in range(seq_len - 1, -1, -1):
         for n in range(batch):
@@ -294,9 +298,7 @@ def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n, gem
     """
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
-    w_t = _padded(w_hh_t)
-    acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)  # W_hh h_{t-1} + b_hh of every row
-    scratch = _blas_scratch(hs)
+    w_t, acc, scratch = _operands(w_hh_t, batch, hs)  # acc: W_hh h_{t-1} + b_hh of every row
     hs[0] = h0
     for t in range(seq_len):
         h_prev, h_t = hs[t], hs[t + 1]
@@ -331,9 +333,7 @@ def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0
     which torch forms ``dW_hh`` and ``db_hh``) and ``d_h0`` ``(N, H)``.
     """
     seq_len, batch, hidden = d_out.shape
-    w = _padded(w_hh)
-    dh = np.zeros((batch, w.shape[1]), dtype=hs.dtype)
-    scratch = _blas_scratch(hs)
+    w, dh, scratch = _operands(w_hh, batch, hs)
     dh[:, :hidden] = d_hn
     for t in range(seq_len - 1, -1, -1):
         for n in range(batch):
@@ -371,9 +371,7 @@ def lstm_forward(x_proj, h0, c0, w_hh_t, lengths, out, hs, cs, gates, gemm):
     """
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
-    w_t = _padded(w_hh_t)
-    acc = np.zeros((batch, w_t.shape[1]), dtype=hs.dtype)  # the gates' pre-activations of every row
-    scratch = _blas_scratch(hs)
+    w_t, acc, scratch = _operands(w_hh_t, batch, hs)  # acc: the gates' pre-activations of every row
     hs[0] = h0
     cs[0] = c0
     for t in range(seq_len):
@@ -410,10 +408,8 @@ def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0
     of both biases), ``d_h0`` and ``d_c0`` ``(N, H)``.
     """
     seq_len, batch, hidden = d_out.shape
-    w = _padded(w_hh)
-    dh = np.zeros((batch, w.shape[1]), dtype=cs.dtype)
+    w, dh, scratch = _operands(w_hh, batch, cs)
     dc = np.empty((batch, hidden), dtype=cs.dtype)
-    scratch = _blas_scratch(cs)
     dh[:, :hidden] = d_hn
     dc[:] = d_cn
     for t in range(seq_len - 1, -1, -1):
