@@ -21,10 +21,11 @@ inductor backend and recompiles for every new length. Plain torch is the ``torch
 Inside the kernels, the product ``h_{t-1} W_hhᵀ`` of the whole batch per step goes to the BLAS that torch
 is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.blas`) where torch exports it
 and the product is big enough to pay for the call (:func:`_gemm`), else to the kernels' own vectorised
-loop. At hidden 64, batch 64 that is 6.6 µs a step against 16.2 µs for the loop, and it took the RNN
-layer at hidden 64, batch 64 from 1.64–2.08× ``torch.nn`` to 1.93–2.24×, and the GRU from 1.18× to
-1.61–1.82×. The nonlinearity: libm's ``tanh`` costs 18 ns a call, the kernels' vectorised rational fp32
-tanh 0.6 ns.
+loop. At hidden 64, batch 64 that is 6.6 µs a step against 16.2 µs for the loop. With it (and the one
+Function per layer-direction) ``rnnlab bench layer`` put the RNN layer at hidden 64, batch 64 at
+1.93–2.36× ``torch.nn`` over six runs, where the engine before both measured 1.64–1.91×; the GRU at
+1.61–1.82× against 1.18×. The nonlinearity: libm's ``tanh`` costs 18 ns a call, the kernels' vectorised
+rational fp32 tanh 0.6 ns.
 
 Threads, measured and dropped: the rows of a batch are independent through time, so the kernels could
 run on both cores, each over half the rows. With Python threads (the kernels release the GIL) the
