@@ -208,11 +208,13 @@ def _add_product(acc, h, w_t, gemm, scratch):
     ints, one, trans = scratch
     # row-major acc += h w_t is column-major accᵀ += w_tᵀ hᵀ: sizes (J, M, K), leading dimensions the row strides
     ints[0], ints[1], ints[2] = w_t.shape[1], h.shape[0], h.shape[1]
-    ints[3], ints[4], ints[5] = w_t.strides[0] // w_t.itemsize, h.strides[0] // h.itemsize, acc.strides[0] // acc.itemsize
-    size = ints[0:1].ctypes.data
-    fortran_gemm(gemm, (trans.ctypes.data, trans.ctypes.data, size, ints[1:2].ctypes.data, ints[2:3].ctypes.data,
-                        one.ctypes.data, w_t.ctypes.data, ints[3:4].ctypes.data, h.ctypes.data,
-                        ints[4:5].ctypes.data, one.ctypes.data, acc.ctypes.data, ints[5:6].ctypes.data))
+    ints[3], ints[4] = w_t.strides[0] // w_t.itemsize, h.strides[0] // h.itemsize
+    ints[5] = acc.strides[0] // acc.itemsize
+    # ?gemm_(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc), every argument by pointer
+    fortran_gemm(gemm, (trans.ctypes.data, trans.ctypes.data, ints[0:1].ctypes.data, ints[1:2].ctypes.data,
+                        ints[2:3].ctypes.data, one.ctypes.data, w_t.ctypes.data, ints[3:4].ctypes.data,
+                        h.ctypes.data, ints[4:5].ctypes.data, one.ctypes.data, acc.ctypes.data,
+                        ints[5:6].ctypes.data))
 
 
 @_jit
