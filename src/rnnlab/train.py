@@ -336,6 +336,10 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
                 record_evaluation()
         except KeyboardInterrupt:
             bar.close()
+            # this step's graph (DDP prepared its reduction for a backward that will not come) and the DDP
+            # wrapper go now, while the process group is alive, not when the caller drops the traceback: once,
+            # in a clean-clone CI run, rank 1 of tests/ddp_fit_script.py hung 2 minutes in that late teardown
+            net = loss = carried = None  # noqa: F841  (state stays: the checkpoint carries it)
             checkpoint_dir = None
             if run_dir is not None:
                 checkpoint_dir = run_dir / "checkpoint"
