@@ -2,6 +2,7 @@
 
 import json
 import math
+import types
 
 import numpy as np
 import pytest
@@ -69,7 +70,8 @@ def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(
     from rnnlab import stepper
 
     asked = []
-    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: asked.append(True))  # as without numba: None
+    monkeypatch.setattr(stepper.fused_cpu, "kernels", None)  # as without numba
+    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: asked.append(True))  # returns None
     m = untrained("lstm")
     with torch.no_grad():
         logits, state = m.model_(torch.tensor([[1, 2]]))
@@ -83,6 +85,29 @@ def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(
     assert len(asked) == 1  # only the long sample by length asked for the kernels
     assert draws[50, None] == draws[50, False]
     assert draws[stepper.COMPILED_FROM, None] == draws[stepper.COMPILED_FROM, False]  # NumPy in their place
+
+
+def test_sampler_stays_compiled_at_any_length_once_loaded(monkeypatch):
+    from rnnlab import stepper
+
+    calls = []
+
+    class LoadedGenerate:  # stands for the kernel after its first use in this process
+        signatures = ["(float32 arrays...)"]
+
+        def __call__(self, *args):
+            ids = args[-1]
+            calls.append(len(ids))
+            ids[:] = 3
+
+    loaded = types.SimpleNamespace(generate=LoadedGenerate())
+    monkeypatch.setattr(stepper.fused_cpu, "kernels", loaded)
+    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: loaded)
+    m = untrained("rnn")
+    with torch.no_grad():
+        logits, state = m.model_(torch.tensor([[1, 2]]))
+    ids = list(Stepper(m.model_, state).tokens(logits[0, -1].numpy(), 50, 0.9, None, False, np.random.default_rng(0)))
+    assert calls == [50] and ids == [3] * 50
 
 
 def test_split_loss_equals_one_full_pass():

@@ -67,11 +67,13 @@ class Stepper:
         """Yield ``n`` token ids, each drawn from the current logits and then fed in (see
         :meth:`rnnlab.text.CharModel.generate` for the sampling rule). ``logits`` ``(V,)``: those after the
         prime. ``compiled``: the numba sampler (True, where numba loads), NumPy steps (False: the reference
-        the tests compare against), or by length (None: from :data:`COMPILED_FROM` characters)."""
+        the tests compare against), or by length (None: from :data:`COMPILED_FROM` characters, or at any
+        length once the sampler has been loaded in this process)."""
         vocab = len(logits)
         top_k = vocab if top_k is None else min(top_k, vocab)
-        if compiled is None:
-            compiled = n >= COMPILED_FROM
+        if compiled is None:  # by length, or at any length once this process has the kernel loaded
+            loaded = fused_cpu.kernels not in (None, fused_cpu._NOT_LOADED) and fused_cpu.kernels.generate.signatures
+            compiled = n >= COMPILED_FROM or bool(loaded)
         kernels = fused_cpu._kernels() if compiled else None
         logits = np.array(logits, dtype=np.float32)
         for start in range(0, n, CHUNK):
