@@ -47,7 +47,7 @@ def test_layer_json_has_every_engine_timed_and_agreeing(tmp_path, capsys):
     assert row["engines"]["torch.nn"]["speedup"] == 1.0
     assert [s["hidden"] for s in result["step"]] == list(layer.STEP_HIDDEN)
     printed = capsys.readouterr().out
-    assert "forward + backward" in printed and "one generation step" in printed and f"wrote {out}" in printed
+    assert "forward + backward" in printed and "one step through the layer" in printed and f"wrote {out}" in printed
 
 
 def test_agreement_check_flags_an_engine_that_disagrees():

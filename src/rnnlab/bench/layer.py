@@ -8,8 +8,9 @@ kept: on a shared machine it is the figure least disturbed by other work.
 The *speedup* is ``time(torch.nn) / time(engine)`` (above 1: faster than torch). Before timing, each
 engine's outputs and gradients (input, initial state, every parameter) are compared with ``torch.nn``'s.
 
-A second table times one step of generation — length 1, batch 1, no gradient, state carried — the path
-a character model samples through.
+A second table times one step through the layer — length 1, batch 1, no gradient, state carried — as a
+loop that feeds a layer one step at a time would. (rnnlab's own generation does not go through a layer:
+:mod:`rnnlab.stepper` runs the whole network per character; ``rnnlab bench sample`` times it.)
 
 Usage::
 
@@ -176,7 +177,7 @@ def bench_layer(cell: str, hidden: int, batch: int, length: int, device: torch.d
 
 
 def bench_step(cell: str, hidden: int, device: torch.device, repeats: int) -> dict:
-    """One generation step (length 1, batch 1, no gradient, state carried): µs per step per engine."""
+    """One step through the layer (length 1, batch 1, no gradient, state carried): µs per step per engine."""
     names = _engine_names(cell, hidden, 1, device, quick=True)
     layers = _layers(cell, hidden, STEP_INPUT, device, names)
     x = torch.randn(1, 1, STEP_INPUT, device=device)
@@ -275,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         machine["load_average_1min_end"] = os.getloadavg()[0]
     print(format_table(rows, f"forward + backward, µs per time step (speedup vs {REFERENCE}), {device}", "us"))
     print()
-    print(format_table(steps, "one generation step (length 1, batch 1, no grad), µs per step", "us"))
+    print(format_table(steps, "one step through the layer (length 1, batch 1, no grad), µs per step", "us"))
     print(f"\nmachine: {machine['processor']}, {machine['cpu_count']} CPUs, torch threads {machine['torch_threads']}"
           + (f", load average {machine['load_average_1min']:.1f}" if "load_average_1min" in machine else "")
           + f"; {machine['seconds']:.0f} s")
