@@ -202,6 +202,7 @@ class _FusedLayer(torch.autograd.Function):
             d_rec = d_proj
         needs = ctx.needs_input_grad  # (mode, lengths, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         d_proj_flat = d_proj.view(seq_len * batch, -1)  # (L*N, G)
+        d_rec_flat = d_rec.view(seq_len * batch, -1)
         d_x = d_w_ih = d_w_hh = d_b_ih = d_b_hh = None
         if needs[2]:
             d_x = (d_proj_flat @ w_ih).view(seq_len, batch, -1)  # (L, N, H_in)
@@ -209,10 +210,10 @@ class _FusedLayer(torch.autograd.Function):
             d_w_ih = d_proj_flat.t() @ x.reshape(seq_len * batch, -1)  # Σ_t dpre_tᵀ x_t   (G, H_in)
         if needs[6]:
             # dW_hh = Σ_t dpre_tᵀ h_{t-1}                                              (G, H)
-            d_w_hh = d_rec.view(seq_len * batch, -1).t() @ hs[:seq_len].view(seq_len * batch, hidden)
+            d_w_hh = d_rec_flat.t() @ hs[:seq_len].view(seq_len * batch, hidden)
         if ctx.bias and (needs[7] or needs[8]):
             d_b_ih = d_proj_flat.sum(0)
-            d_b_hh = d_rec.view(seq_len * batch, -1).sum(0) if mode == "gru" else d_b_ih
+            d_b_hh = d_rec_flat.sum(0) if mode == "gru" else d_b_ih
         return None, None, d_x, d_h0, d_c0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
 
