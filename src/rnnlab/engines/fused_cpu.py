@@ -44,12 +44,12 @@ Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units,
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 _NOT_LOADED = object()
 # the numba kernels module, imported at the first call that could use it (numba adds half a second to
@@ -77,10 +77,26 @@ def _np(t: Tensor) -> np.ndarray:
     return t.detach().contiguous().numpy()
 
 
-def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> np.ndarray:
+_FULL_LENGTHS: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _lengths(lengths: Tensor | None, seq_len: int, batch: int) -> tuple[np.ndarray, bool]:
+    """Each row's length as int64, and whether every row runs the whole ``seq_len``. The all-full array of
+    a shape is made once (a step of training calls the engine with the same shapes again and again)."""
     if lengths is None:
-        return np.full(batch, seq_len, dtype=np.int64)
-    return lengths.to(torch.int64).contiguous().numpy()
+        full = _FULL_LENGTHS.get((seq_len, batch))
+        if full is None:
+            if len(_FULL_LENGTHS) > 64:
+                _FULL_LENGTHS.clear()
+            full = _FULL_LENGTHS[seq_len, batch] = np.full(batch, seq_len, dtype=np.int64)
+        return full, True
+    lengths = lengths.to(torch.int64).contiguous().numpy()
+    return lengths, bool((lengths == seq_len).all())
+
+
+# arrays of length 0 that tell a kernel "none" (no bias, no separate output), one per dtype
+_NONE_1D = {torch.float32: np.empty(0, np.float32), torch.float64: np.empty(0, np.float64)}
+_NONE_3D = {torch.float32: np.empty((0, 0, 0), np.float32), torch.float64: np.empty((0, 0, 0), np.float64)}
 
 
 def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
@@ -103,6 +119,9 @@ def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tens
 # 1.56/2.00, 64×16 4.00/3.36, 64×64 16.2/6.6; 256×8 25.5/14.6 (hidden × rows, square weights).
 # So BLAS from 8 rows and about 24k multiply-adds a step.
 BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
+# MKL threads a product as small as 64 × 64 × 64 over both cores, which costs more than it saves there;
+# up to this many weights (inner × cols) the kernels keep it on their own thread (:class:`blas.one_thread`).
+SERIAL_MAX_WEIGHTS = 64 * 64
 
 
 def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
@@ -115,10 +134,62 @@ def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
     return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
 
 
+def _threads(inner: int, cols: int):
+    """The BLAS threading around a kernel whose per-step product has ``inner × cols`` weights: one thread
+    for small products (``SERIAL_MAX_WEIGHTS``), MKL's own choice above."""
+    if inner * cols > SERIAL_MAX_WEIGHTS:
+        return contextlib.nullcontext()
+    from rnnlab.engines.blas import one_thread  # imports numba: only once the kernels are loaded
+
+    return one_thread()
+
+
+def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
+                 b_hh: Tensor | None, lengths: np.ndarray, full: bool):
+    """The Elman RNN's forward: ``W_ih x_t + b_ih`` of every step as one matrix product, then the
+    recurrence (:func:`~rnnlab.engines.fused_kernels.rnn_forward`, which adds ``b_hh`` as it goes).
+
+    Returns ``(out, h_n, hs)``: ``hs`` ``(L + 1, N, H)`` every state from ``h0`` on, kept for the backward
+    pass; where every row runs the whole length, ``out`` is ``hs[1:]`` itself rather than a copy (so, as
+    with cuDNN's layers, changing the output in place before ``backward()`` is an autograd error).
+    """
+    seq_len, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    x_flat = x.detach().reshape(seq_len * batch, -1)
+    w_ih_t = w_ih.detach().t()
+    x_proj = torch.mm(x_flat, w_ih_t) if b_ih is None else torch.addmm(b_ih.detach(), x_flat, w_ih_t)
+    hs = torch.empty((seq_len + 1, batch, hidden), dtype=x.dtype)
+    out = hs[1:] if full else torch.empty((seq_len, batch, hidden), dtype=x.dtype)
+    with _threads(hidden, hidden):
+        kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
+                            _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
+                            _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), _gemm(x, batch, hidden, hidden))
+    return out, hs[seq_len].clone(), hs
+
+
+def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
+    """The Elman RNN's backward: through time in the kernel (which also sums the bias gradient), then
+    ``dx``, ``dW_ih`` and ``dW_hh`` as one matrix product each."""
+    x, w_ih, w_hh, hs = ctx.saved_tensors
+    seq_len, batch, hidden = d_out.shape
+    d_pre, d_h0 = torch.empty((seq_len, batch, hidden), dtype=d_out.dtype), torch.empty((batch, hidden), dtype=d_out.dtype)
+    d_bias = torch.empty(hidden, dtype=d_out.dtype) if ctx.bias else None
+    with _threads(hidden, hidden):
+        kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths, ctx.mode == "rnn_relu",
+                             d_pre.numpy(), d_h0.numpy(), _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(),
+                             _gemm(d_out, batch, hidden, hidden))
+    needs = ctx.needs_input_grad  # (mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+    d_flat = d_pre.view(seq_len * batch, hidden)  # ∂L/∂(pre-activation) of every step and row
+    d_x = torch.mm(d_flat, w_ih).view(seq_len, batch, -1) if needs[3] else None
+    d_w_ih = torch.mm(d_flat.t(), x.reshape(seq_len * batch, -1)) if needs[6] else None  # Σ_t dpre_tᵀ x_t
+    d_w_hh = torch.mm(d_flat.t(), hs[:seq_len].view(seq_len * batch, hidden)) if needs[7] else None  # Σ dpre_tᵀ h_{t-1}
+    return None, None, None, d_x, d_h0, None, d_w_ih, d_w_hh, d_bias, d_bias
+
+
 def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Tensor, b_hh: Tensor | None,
              lengths: np.ndarray):
-    """Run the forward kernel of ``mode``. Returns ``(out, h_n, c_n or None, saved)``; ``saved`` is what
-    the backward kernel needs. ``x_proj`` ``(L, N, G)``, states ``(N, H)``, ``w_hh`` ``(G, H)``."""
+    """Run the forward kernel of the GRU or the LSTM. Returns ``(out, h_n, c_n or None, saved)``; ``saved``
+    is what the backward kernel needs. ``x_proj`` ``(L, N, G)``, states ``(N, H)``, ``w_hh`` ``(G, H)``."""
     seq_len, batch, _ = x_proj.shape
     hidden = w_hh.shape[1]
     new = lambda *shape: torch.empty(shape, dtype=x_proj.dtype)  # noqa: E731
@@ -127,26 +198,38 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     # (G, H) -> (H, G), rows contiguous for the kernels' matrix-vector loop. Not cached across calls: a
     # weight changed through ``.data`` keeps its version counter, and a stale copy would be silently wrong
     w_hh_t = _np(w_hh.detach().t())
-    if mode in ("rnn_tanh", "rnn_relu"):
-        kernels.rnn_forward(*args, w_hh_t, lengths, mode == "rnn_relu", out.numpy(), hs.numpy(),
-                            _gemm(x_proj, batch, hidden, hidden))
-        return out, hs[seq_len].clone(), None, (hs,)
     if mode == "gru":
         gates, h_proj_n = new(seq_len, batch, 3 * hidden), new(seq_len, batch, hidden)
         b_hh = np.zeros(3 * hidden, dtype=args[0].dtype) if b_hh is None else _np(b_hh)
-        kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(), h_proj_n.numpy(),
-                            _gemm(x_proj, batch, hidden, 3 * hidden))
+        with _threads(hidden, 3 * hidden):
+            kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(),
+                                h_proj_n.numpy(), _gemm(x_proj, batch, hidden, 3 * hidden))
         return out, hs[seq_len].clone(), None, (hs, gates, h_proj_n)
     cs, gates = new(seq_len + 1, batch, hidden), new(seq_len, batch, 4 * hidden)
-    kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
-                         _gemm(x_proj, batch, hidden, 4 * hidden))
+    with _threads(hidden, 4 * hidden):
+        kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
+                             _gemm(x_proj, batch, hidden, 4 * hidden))
     return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
 
 
 def _grad_in(t: Tensor) -> np.ndarray:
     """An incoming gradient as numpy, as it comes: a loss like ``out.sum()`` hands in a broadcast
-    (stride-0) tensor, which the kernels read in place rather than copying out."""
+    (stride-0) tensor, which the GRU and LSTM kernels read in place rather than copying out."""
     return t.detach().numpy()
+
+
+def _grad_compact(t: Tensor) -> np.ndarray:
+    """An incoming gradient ``(L, N, H)`` as a contiguous array, keeping length 1 along a dimension it is
+    broadcast across (stride 0: a loss like ``out.sum()`` hands in one value for every element), which
+    the RNN kernel then reads for every step or row instead of a copy of ``L × N`` rows."""
+    if t.stride(0) == 0:
+        t = t[:1]
+    if t.stride(1) == 0:
+        t = t[:, :1]
+    return _np(t)
+
+
+_RNN_MODES = ("rnn_tanh", "rnn_relu")
 
 
 class _FusedLayer(torch.autograd.Function):
@@ -154,67 +237,72 @@ class _FusedLayer(torch.autograd.Function):
 
     Forward: the input projection of every step (one matrix product), then the recurrence (kernels).
     Backward: the recurrence backward through time (kernels), then every weight gradient as one matrix
-    product each; the bias gradient, the same for ``b_ih`` and ``b_hh`` except in the GRU, summed once.
-    ``c0`` is ``None`` except for an LSTM; biases are ``None`` without bias.
+    product each; the bias gradient, the same for ``b_ih`` and ``b_hh`` except in the GRU, summed once
+    (by the RNN's kernel as it goes). ``c0`` is ``None`` except for an LSTM; biases are ``None`` without
+    bias; ``full`` says every row runs the whole length.
     """
 
     @staticmethod
-    def forward(ctx, mode, lengths, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    def forward(ctx, mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+        ctx.mode, ctx.lengths, ctx.bias = mode, lengths, b_ih is not None
+        if mode in _RNN_MODES:
+            out, h_n, hs = _rnn_forward(mode == "rnn_relu", x, h0, w_ih, w_hh, b_ih, b_hh, lengths, full)
+            ctx.save_for_backward(x, w_ih, w_hh, hs)
+            return out, h_n
         x_proj = _project(mode, x, w_ih, b_ih, b_hh)
         out, h_n, c_n, saved = _forward(mode, x_proj, h0, c0, w_hh, b_hh, lengths)
-        ctx.mode, ctx.lengths, ctx.bias = mode, lengths, b_ih is not None
         ctx.save_for_backward(x, w_ih, w_hh, *saved)
         return (out, h_n) if c_n is None else (out, h_n, c_n)
 
     @staticmethod
     def backward(ctx, d_out, d_hn, d_cn=None):
         # create_graph=True runs the backward with grad mode on: its result would silently miss the
-        # recurrence's second derivatives, so refuse
+        # recurrence's second derivatives, so refuse. Otherwise grad mode is off here and nothing below
+        # records a graph.
         if torch.is_grad_enabled():
             raise RuntimeError("fused engine: double backward (create_graph=True) is not supported; "
                                "build the layer with engine='torch' or engine='loop'")
+        if ctx.mode in _RNN_MODES:
+            return _rnn_backward(ctx, d_out, d_hn)
         return _FusedLayer._backward(ctx, d_out, d_hn, d_cn)
 
     @staticmethod
-    @once_differentiable
     def _backward(ctx, d_out, d_hn, d_cn):
+        """The GRU's and the LSTM's backward."""
         mode, lengths = ctx.mode, ctx.lengths
         x, w_ih, w_hh, hs, *rest = ctx.saved_tensors
         seq_len, batch, hidden = d_out.shape
         new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
         d_h0, d_c0 = new(batch, hidden), None
         incoming = (_grad_in(d_out), _np(d_hn))
-        if mode in ("rnn_tanh", "rnn_relu"):
-            d_proj = new(seq_len, batch, hidden)
-            kernels.rnn_backward(_np(w_hh), _np(hs), *incoming, lengths, mode == "rnn_relu", d_proj.numpy(),
-                                 d_h0.numpy(), _gemm(d_proj, batch, hidden, hidden))
-            d_rec = d_proj  # ∂L/∂(W_hh h_{t-1} + b_hh): the same pre-activation
-        elif mode == "gru":
+        if mode == "gru":
             gates, h_proj_n = rest
             d_proj, d_rec = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
-            kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths, d_proj.numpy(),
-                                 d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden))
+            with _threads(3 * hidden, hidden):
+                kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths,
+                                     d_proj.numpy(), d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden))
         else:
             cs, gates = rest
             d_proj, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
-            kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
-                                  d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden))
+            with _threads(4 * hidden, hidden):
+                kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
+                                      d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden))
             d_rec = d_proj
-        needs = ctx.needs_input_grad  # (mode, lengths, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        needs = ctx.needs_input_grad  # (mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         d_proj_flat = d_proj.view(seq_len * batch, -1)  # (L*N, G)
         d_rec_flat = d_rec.view(seq_len * batch, -1)
         d_x = d_w_ih = d_w_hh = d_b_ih = d_b_hh = None
-        if needs[2]:
+        if needs[3]:
             d_x = (d_proj_flat @ w_ih).view(seq_len, batch, -1)  # (L, N, H_in)
-        if needs[5]:
-            d_w_ih = d_proj_flat.t() @ x.reshape(seq_len * batch, -1)  # Σ_t dpre_tᵀ x_t   (G, H_in)
         if needs[6]:
+            d_w_ih = d_proj_flat.t() @ x.reshape(seq_len * batch, -1)  # Σ_t dpre_tᵀ x_t   (G, H_in)
+        if needs[7]:
             # dW_hh = Σ_t dpre_tᵀ h_{t-1}                                              (G, H)
             d_w_hh = d_rec_flat.t() @ hs[:seq_len].view(seq_len * batch, hidden)
-        if ctx.bias and (needs[7] or needs[8]):
+        if ctx.bias and (needs[8] or needs[9]):
             d_b_ih = d_proj_flat.sum(0)
             d_b_hh = d_rec_flat.sum(0) if mode == "gru" else d_b_ih
-        return None, None, d_x, d_h0, d_c0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
+        return None, None, None, d_x, d_h0, d_c0, d_w_ih, d_w_hh, d_b_ih, d_b_hh
 
 
 class FusedCPUEngine:
@@ -268,11 +356,15 @@ class FusedCPUEngine:
         w_ih, w_hh, b_ih, b_hh = weights
         seq_len, batch, _ = x.shape
         h0, c0 = (hx if mode == "lstm" else (hx, None))
-        lengths = _lengths(lengths, seq_len, batch)
-        inputs = (x, h0, c0, w_ih, w_hh, b_ih, b_hh)
-        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
-            result = _FusedLayer.apply(mode, lengths, *inputs)
-        else:  # inference (generation): no graph to record, so skip the autograd machinery
+        lengths, full = _lengths(lengths, seq_len, batch)
+        if torch.is_grad_enabled() and (x.requires_grad or h0.requires_grad or w_ih.requires_grad
+                                        or w_hh.requires_grad or any(t is not None and t.requires_grad
+                                                                     for t in (c0, b_ih, b_hh))):
+            result = _FusedLayer.apply(mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
+        elif mode in _RNN_MODES:  # inference (generation): no graph to record, so skip the autograd machinery
+            with torch.no_grad():
+                result = _rnn_forward(mode == "rnn_relu", x, h0, w_ih, w_hh, b_ih, b_hh, lengths, full)[:2]
+        else:
             with torch.no_grad():
                 x_proj = _project(mode, x, w_ih, b_ih, b_hh)
             out, h_n, c_n, _ = _forward(mode, x_proj, h0, c0, w_hh, b_hh, lengths)

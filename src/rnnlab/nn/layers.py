@@ -81,6 +81,12 @@ class RNNBase(nn.Module):
                 for kind, shape in shapes.items():
                     self.register_parameter(kind + suffix, nn.Parameter(torch.empty(shape, **factory)))
                     self._flat_weights_names.append(kind + suffix)
+        # (weight_ih, weight_hh, bias_ih, bias_hh) names of each layer-direction, in order (None: no bias)
+        self._weight_names = [
+            tuple(None if kind.startswith("bias") and not bias else kind + f"_l{layer}" + ("_reverse" if d else "")
+                  for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            for layer in range(num_layers) for d in range(num_directions)
+        ]
         self.reset_parameters()
 
     @property
@@ -108,9 +114,8 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, layer: int, direction: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """``(w_ih, w_hh, b_ih, b_hh)`` of one layer-direction (biases ``None`` without ``bias``)."""
-        suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-        bias = (getattr(self, "bias_ih" + suffix), getattr(self, "bias_hh" + suffix)) if self.bias else (None, None)
-        return getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix), *bias
+        names = self._weight_names[layer * self.num_directions + direction]
+        return tuple(None if name is None else getattr(self, name) for name in names)
 
     # -- forward ---------------------------------------------------------------------------------------
 
@@ -233,8 +238,9 @@ class RNNBase(nn.Module):
             layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
-        h_n = torch.stack(finals_h)
-        return layer_input, ((h_n, torch.stack(finals_c)) if is_lstm else h_n)
+        stack = (lambda states: states[0].unsqueeze(0)) if len(finals_h) == 1 else torch.stack  # one: no copy
+        h_n = stack(finals_h)
+        return layer_input, ((h_n, stack(finals_c)) if is_lstm else h_n)
 
 
 def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:
