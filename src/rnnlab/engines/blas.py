@@ -63,34 +63,21 @@ def gemm_address(dtype: np.dtype) -> int:
 
 
 @functools.cache
-def _local_threads():
-    """MKL's ``mkl_set_num_threads_local(n) -> previous`` in torch's library (C interface), or None."""
+def threads_address() -> int:
+    """The address of MKL's ``mkl_set_num_threads_local(int) -> int`` (C interface) in torch's library, or 0
+    where there is none or ``RNNLAB_FUSED_BLAS=0``.
+
+    The kernels call it (:func:`call_int`) to run their small per-step products on their own thread: MKL
+    threads even a 64 × 64 × 64 product over both cores, which costs more than it saves (measured on the
+    2-core machine: a kernel's 50 steps took 4.2–4.5 µs a step on MKL's two threads, 3.5 µs on one). The
+    setting is the calling thread's alone, and the kernels put the earlier one back, so torch's matrix
+    products elsewhere keep their threads."""
+    if os.environ.get("RNNLAB_FUSED_BLAS", "1") == "0":
+        return 0
     library = _torch_library()
     if library is None or not hasattr(library, "MKL_Set_Num_Threads_Local"):
-        return None
-    setter = library.MKL_Set_Num_Threads_Local
-    setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
-    return setter
-
-
-class one_thread:
-    """``with one_thread():`` the BLAS products of this thread run on one thread, as they would in a serial
-    BLAS; on exit the thread's earlier setting comes back. MKL's own threading of a small per-step
-    product (64 × 64 × 64) costs more than it saves: a kernel's 50 steps took 4.2–4.5 µs a step with
-    MKL's two threads on the 2-core machine, 3.5 µs on one. Thread-local (``mkl_set_num_threads_local``),
-    so torch's matrix products elsewhere keep their threads. Does nothing where torch has no MKL."""
-
-    __slots__ = ("previous",)
-
-    def __enter__(self):
-        setter = _local_threads()
-        self.previous = None if setter is None else setter(1)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            _local_threads()(self.previous)  # 0: back to MKL's global setting
-        return False
+        return 0
+    return ctypes.cast(library.MKL_Set_Num_Threads_Local, ctypes.c_void_p).value or 0
 
 
 def _call_from_python(address: int, c: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
@@ -123,3 +110,20 @@ def fortran_gemm(typingctx, address, pointers):
         return context.get_dummy_value()
 
     return types.void(address, pointers), codegen
+
+
+@intrinsic
+def call_int(typingctx, address, value):
+    """``address(value)``: call the C function ``int f(int)`` at the integer ``address``; returns its int."""
+    if not (isinstance(address, types.Integer) and isinstance(value, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        int32 = ir.IntType(32)
+        function = builder.inttoptr(args[0], ir.FunctionType(int32, [int32]).as_pointer())
+        width = args[1].type.width
+        argument = args[1] if width == 32 else (builder.trunc if width > 32 else builder.sext)(args[1], int32)
+        result = builder.call(function, [argument])
+        return builder.sext(result, context.get_value_type(types.int64))
+
+    return types.int64(address, value), codegen

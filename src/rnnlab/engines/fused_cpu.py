@@ -44,7 +44,6 @@ Symbols: ``L`` length, ``N`` batch, ``H_in`` input features, ``H`` hidden units,
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 
 import numpy as np
@@ -120,7 +119,9 @@ def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tens
 # So BLAS from 8 rows and about 24k multiply-adds a step.
 BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
 # MKL threads a product as small as 64 × 64 × 64 over both cores, which costs more than it saves there;
-# up to this many weights (inner × cols) the kernels keep it on their own thread (:class:`blas.one_thread`).
+# up to this many weights (inner × cols) the kernels keep it on their own thread (:func:`_serial`). Per
+# step, one MKL thread against two (fp32, µs): 64 rows × 64 × 64 3.5/4.5, 256 × 64 × 64 13.8/15.0,
+# 32 × 64 × 64 and 16 × 64 × 64 the same; 64 × 64 × 192 (GRU) 9.4/7.4, 64 × 128 × 128 12.2/10.2.
 SERIAL_MAX_WEIGHTS = 64 * 64
 
 
@@ -134,14 +135,15 @@ def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
     return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
 
 
-def _threads(inner: int, cols: int):
-    """The BLAS threading around a kernel whose per-step product has ``inner × cols`` weights: one thread
-    for small products (``SERIAL_MAX_WEIGHTS``), MKL's own choice above."""
+def _serial(inner: int, cols: int) -> int:
+    """What the kernels call to keep their per-step product of ``inner × cols`` weights on their own
+    thread (:func:`rnnlab.engines.blas.threads_address`): small products (``SERIAL_MAX_WEIGHTS``); 0, MKL's
+    own threading, above."""
     if inner * cols > SERIAL_MAX_WEIGHTS:
-        return contextlib.nullcontext()
-    from rnnlab.engines.blas import one_thread  # imports numba: only once the kernels are loaded
+        return 0
+    from rnnlab.engines.blas import threads_address  # imports numba: only once the kernels are loaded
 
-    return one_thread()
+    return threads_address()
 
 
 def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
@@ -155,15 +157,14 @@ def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, 
     """
     seq_len, batch, _ = x.shape
     hidden = w_hh.shape[1]
-    x_flat = x.detach().reshape(seq_len * batch, -1)
-    w_ih_t = w_ih.detach().t()
-    x_proj = torch.mm(x_flat, w_ih_t) if b_ih is None else torch.addmm(b_ih.detach(), x_flat, w_ih_t)
+    x_flat = x.reshape(seq_len * batch, -1)  # grad mode is off here: in the Function's forward, or no_grad
+    x_proj = torch.mm(x_flat, w_ih.t()) if b_ih is None else torch.addmm(b_ih, x_flat, w_ih.t())
     hs = torch.empty((seq_len + 1, batch, hidden), dtype=x.dtype)
     out = hs[1:] if full else torch.empty((seq_len, batch, hidden), dtype=x.dtype)
-    with _threads(hidden, hidden):
-        kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
-                            _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
-                            _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), _gemm(x, batch, hidden, hidden))
+    kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
+                        _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
+                        _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), _gemm(x, batch, hidden, hidden),
+                        _serial(hidden, hidden))
     return out, hs[seq_len].clone(), hs
 
 
@@ -174,10 +175,9 @@ def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
     seq_len, batch, hidden = d_out.shape
     d_pre, d_h0 = torch.empty((seq_len, batch, hidden), dtype=d_out.dtype), torch.empty((batch, hidden), dtype=d_out.dtype)
     d_bias = torch.empty(hidden, dtype=d_out.dtype) if ctx.bias else None
-    with _threads(hidden, hidden):
-        kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths, ctx.mode == "rnn_relu",
-                             d_pre.numpy(), d_h0.numpy(), _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(),
-                             _gemm(d_out, batch, hidden, hidden))
+    kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths, ctx.mode == "rnn_relu",
+                         d_pre.numpy(), d_h0.numpy(), _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(),
+                         _gemm(d_out, batch, hidden, hidden), _serial(hidden, hidden))
     needs = ctx.needs_input_grad  # (mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     d_flat = d_pre.view(seq_len * batch, hidden)  # ∂L/∂(pre-activation) of every step and row
     d_x = torch.mm(d_flat, w_ih).view(seq_len, batch, -1) if needs[3] else None
@@ -201,14 +201,12 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     if mode == "gru":
         gates, h_proj_n = new(seq_len, batch, 3 * hidden), new(seq_len, batch, hidden)
         b_hh = np.zeros(3 * hidden, dtype=args[0].dtype) if b_hh is None else _np(b_hh)
-        with _threads(hidden, 3 * hidden):
-            kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(),
-                                h_proj_n.numpy(), _gemm(x_proj, batch, hidden, 3 * hidden))
+        kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(), h_proj_n.numpy(),
+                            _gemm(x_proj, batch, hidden, 3 * hidden), _serial(hidden, 3 * hidden))
         return out, hs[seq_len].clone(), None, (hs, gates, h_proj_n)
     cs, gates = new(seq_len + 1, batch, hidden), new(seq_len, batch, 4 * hidden)
-    with _threads(hidden, 4 * hidden):
-        kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
-                             _gemm(x_proj, batch, hidden, 4 * hidden))
+    kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
+                         _gemm(x_proj, batch, hidden, 4 * hidden), _serial(hidden, 4 * hidden))
     return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
 
 
@@ -278,15 +276,15 @@ class _FusedLayer(torch.autograd.Function):
         if mode == "gru":
             gates, h_proj_n = rest
             d_proj, d_rec = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
-            with _threads(3 * hidden, hidden):
-                kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths,
-                                     d_proj.numpy(), d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden))
+            kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths, d_proj.numpy(),
+                                 d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden),
+                                 _serial(3 * hidden, hidden))
         else:
             cs, gates = rest
             d_proj, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
-            with _threads(4 * hidden, hidden):
-                kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
-                                      d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden))
+            kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
+                                  d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden),
+                                  _serial(4 * hidden, hidden))
             d_rec = d_proj
         needs = ctx.needs_input_grad  # (mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
         d_proj_flat = d_proj.view(seq_len * batch, -1)  # (L*N, G)

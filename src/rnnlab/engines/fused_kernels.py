@@ -29,7 +29,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from rnnlab.engines.blas import fortran_gemm
+from rnnlab.engines.blas import call_int, fortran_gemm
 
 
 def _jit(func, fastmath=False):
@@ -231,6 +231,20 @@ def _add_product(acc, h, w_t, gemm, scratch):
 
 
 @_jit
+def _serial_begin(threads):
+    """Where ``threads`` is the address of ``mkl_set_num_threads_local`` (:func:`rnnlab.engines.blas.threads_address`),
+    set this thread's BLAS to one thread and return the earlier setting; 0 does nothing."""
+    return call_int(threads, 1) if threads != 0 else 0
+
+
+@_jit
+def _serial_end(threads, previous):
+    """Put back the setting :func:`_serial_begin` returned (0: MKL's global one)."""
+    if threads != 0:
+        call_int(threads, previous)
+
+
+@_jit
 def _operands(w_t, rows, like):
     """What a kernel's per-step product needs: ``w_t`` ``(K, J)`` zero-padded to ``(K, J')`` (:func:`_padded`),
     an accumulator ``(rows, J')`` of zeros in the dtype of ``like``, and the BLAS scratch."""
@@ -247,10 +261,14 @@ def _rnn_activate(pre, b_hh, h, relu):
     with_bias = b_hh.shape[0] > 0
     for n in range(batch):
         p, h_n = pre[n], h[n]
-        if with_bias:
+        if with_bias and relu:
             for j in range(hidden):
-                p[j] += b_hh[j]
-        if relu:
+                v = p[j] + b_hh[j]
+                h_n[j] = _ZERO if v < _ZERO else v
+        elif with_bias:
+            for j in range(hidden):
+                h_n[j] = _tanh(p[j] + b_hh[j])
+        elif relu:
             for j in range(hidden):
                 h_n[j] = _ZERO if p[j] < _ZERO else p[j]
         else:
@@ -259,11 +277,12 @@ def _rnn_activate(pre, b_hh, h, relu):
 
 
 @_jit
-def _rnn_d_pre(d_pre, dh, d_out, hs, relu):
+def _rnn_d_pre(d_pre, dh, d_out, hs, relu, step_sum):
     """``d_pre = (dh + d_out) ⊙ f'(pre)`` over ``(N, H)``, with ``f'`` read off ``hs`` = ``f(pre)``:
-    ``tanh' = 1 - h²``, ``relu' = [h > 0]``. ``d_out`` has ``N`` rows or one, broadcast over the batch;
-    ``dh`` may be wider than ``H`` (padded)."""
+    ``tanh' = 1 - h²``, ``relu' = [h > 0]``; ``step_sum`` (length ``H``, or 0 for none) += its column sums.
+    ``d_out`` has ``N`` rows or one, broadcast over the batch; ``dh`` may be wider than ``H`` (padded)."""
     batch, hidden = d_pre.shape
+    with_sum = step_sum.shape[0] > 0
     for n in range(batch):
         a, g, o, h = d_pre[n], dh[n], d_out[0 if d_out.shape[0] == 1 else n], hs[n]
         if relu:
@@ -272,10 +291,13 @@ def _rnn_d_pre(d_pre, dh, d_out, hs, relu):
         else:
             for j in range(hidden):
                 a[j] = (g[j] + o[j]) * (_ONE - h[j] * h[j])
+        if with_sum:
+            for j in range(hidden):
+                step_sum[j] += a[j]
 
 
 @_jit
-def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm):
+def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads):
     """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh`` ``(H, H)``; ``b_hh`` ``(H,)`` (length 0: none);
     ``gemm`` the BLAS product's address or 0 (:func:`_add_product`).
 
@@ -285,6 +307,7 @@ def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm):
     ``h_{t-1} W_hhᵀ`` of all rows per step. The product and ``b_hh`` are added into ``x_proj[t]`` in place
     (through BLAS; the loop works on a padded copy), so ``x_proj`` is scratch.
     """
+    previous = _serial_begin(threads)
     seq_len, batch, hidden = x_proj.shape
     blas = gemm != 0
     shortest = lengths.min() if batch > 0 else seq_len
@@ -314,10 +337,11 @@ def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm):
                 for n in range(batch):
                     if t >= lengths[n]:
                         out[t, n] = 0.0
+    _serial_end(threads, previous)
 
 
 @_jit
-def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm):
+def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm, threads):
     """Backpropagation through time. ``w_hh`` ``(H, H)``; ``hs`` from :func:`rnn_forward`; ``d_out``
     ``(L, N, H)`` and ``d_hn`` ``(N, H)`` the incoming gradients. ``d_out`` may have length 1 in time or in
     the batch, broadcast across it (a loss like ``out.sum()`` hands in one value for every element).
@@ -326,6 +350,7 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm
     ``d_h0`` ``(N, H)``; and ``d_bias`` ``(H,)`` = Σ over steps and rows of ``d_pre``, the gradient of both
     biases (summed per step in the dtype, across steps in float64; not written where it has length 0).
     """
+    previous = _serial_begin(threads)
     seq_len, batch, hidden = d_pre.shape
     blas = gemm != 0
     # dh: ∂L/∂h_t of each row as t goes down, padded for the loop (through BLAS only its first H columns)
@@ -336,19 +361,22 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm
     shortest = lengths.min() if batch > 0 else seq_len
     with_bias = d_bias.shape[0] > 0
     bias_sum = np.zeros(hidden, dtype=np.float64)
-    step_sum = np.empty(hidden, dtype=d_pre.dtype)
+    step_sum = np.empty(hidden if with_bias else 0, dtype=d_pre.dtype)
     for t in range(seq_len - 1, -1, -1):
-        _rnn_d_pre(d_pre[t], dh, d_out[0 if d_out.shape[0] == 1 else t], hs[t + 1], relu)
-        if t >= shortest:  # no gradient through the steps past a row's length
+        step_sum[:] = 0.0
+        if t < shortest:
+            _rnn_d_pre(d_pre[t], dh, d_out[0 if d_out.shape[0] == 1 else t], hs[t + 1], relu, step_sum)
+        else:  # no gradient through the steps past a row's length
+            _rnn_d_pre(d_pre[t], dh, d_out[0 if d_out.shape[0] == 1 else t], hs[t + 1], relu, step_sum[:0])
             for n in range(batch):
                 if t >= lengths[n]:
                     d_pre[t, n] = 0.0
+            if with_bias:
+                for n in range(batch):
+                    a = d_pre[t, n]
+                    for j in range(hidden):
+                        step_sum[j] += a[j]
         if with_bias:
-            step_sum[:] = 0.0
-            for n in range(batch):
-                a = d_pre[t, n]
-                for j in range(hidden):
-                    step_sum[j] += a[j]
             for j in range(hidden):
                 bias_sum[j] += step_sum[j]
         # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh (their d_pre is zero)
@@ -363,18 +391,21 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm
     if with_bias:
         for j in range(hidden):
             d_bias[j] = bias_sum[j]
+    _serial_end(threads, previous)
+
 
 # -- GRU ---------------------------------------------------------------------------------------------------
 
 
 @_jit
-def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n, gemm):
+def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n, gemm, threads):
     """``x_proj`` ``(L, N, 3H)`` = ``W_ih x_t + b_ih``; ``w_hh_t`` ``(H, 3H)`` = ``W_hhᵀ``; ``b_hh`` ``(3H,)``;
     gates r, z, n.
 
     Writes ``out`` ``(L, N, H)``, ``hs`` ``(L + 1, N, H)``, ``gates`` ``(L, N, 3H)`` = ``(r_t, z_t, n_t)`` and
     ``h_proj_n`` ``(L, N, H)`` = ``W_hn h_{t-1} + b_hn``, all kept for the backward pass.
     """
+    previous = _serial_begin(threads)
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
     w_t, acc, scratch = _operands(w_hh_t, batch, hs)  # acc: W_hh h_{t-1} + b_hh of every row
@@ -402,15 +433,17 @@ def gru_forward(x_proj, h0, w_hh_t, b_hh, lengths, out, hs, gates, h_proj_n, gem
                 out[t, n, j] = h_t[n, j]
                 gates[t, n, j], gates[t, n, hidden + j], gates[t, n, 2 * hidden + j] = r, z, n_t
                 h_proj_n[t, n, j] = acc[n, 2 * hidden + j]
+    _serial_end(threads, previous)
 
 
 @_jit
-def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0, gemm):
+def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0, gemm, threads):
     """``w_hh`` ``(3H, H)``; saved tensors from :func:`gru_forward`; ``d_out`` ``(L, N, H)``, ``d_hn`` ``(N, H)``.
 
     Writes ``d_x`` ``(L, N, 3H)`` = ∂loss/∂x_proj, ``d_h`` ``(L, N, 3H)`` = ∂loss/∂(W_hh h_{t-1} + b_hh) (from
     which torch forms ``dW_hh`` and ``db_hh``) and ``d_h0`` ``(N, H)``.
     """
+    previous = _serial_begin(threads)
     seq_len, batch, hidden = d_out.shape
     w, dh, scratch = _operands(w_hh, batch, hs)
     dh[:, :hidden] = d_hn
@@ -436,18 +469,20 @@ def gru_backward(w_hh, hs, gates, h_proj_n, d_out, d_hn, lengths, d_x, d_h, d_h0
         # ∂L/∂h_{t-1} += W_hhᵀ d_h_t; rows past their length keep dh (their d_h is zero)
         _add_product(dh, d_h[t], w, gemm, scratch)
     d_h0[:] = dh[:, :hidden]
+    _serial_end(threads, previous)
 
 
 # -- LSTM --------------------------------------------------------------------------------------------------
 
 
 @_jit
-def lstm_forward(x_proj, h0, c0, w_hh_t, lengths, out, hs, cs, gates, gemm):
+def lstm_forward(x_proj, h0, c0, w_hh_t, lengths, out, hs, cs, gates, gemm, threads):
     """``x_proj`` ``(L, N, 4H)`` = ``W_ih x_t + b_ih + b_hh``; ``w_hh_t`` ``(H, 4H)`` = ``W_hhᵀ``; gates i, f, g, o.
 
     Writes ``out`` ``(L, N, H)``, ``hs`` and ``cs`` ``(L + 1, N, H)`` (index 0 the initial state) and
     ``gates`` ``(L, N, 4H)`` = ``(i_t, f_t, g_t, o_t)`` after their nonlinearities.
     """
+    previous = _serial_begin(threads)
     seq_len, batch, _ = x_proj.shape
     hidden = hs.shape[2]
     w_t, acc, scratch = _operands(w_hh_t, batch, hs)  # acc: the gates' pre-activations of every row
@@ -477,15 +512,17 @@ def lstm_forward(x_proj, h0, c0, w_hh_t, lengths, out, hs, cs, gates, gemm):
                 out[t, n, j] = hs[t + 1, n, j]
                 gates[t, n, j], gates[t, n, hidden + j] = i, f
                 gates[t, n, 2 * hidden + j], gates[t, n, 3 * hidden + j] = g, o
+    _serial_end(threads, previous)
 
 
 @_jit
-def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0, gemm):
+def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0, gemm, threads):
     """``w_hh`` ``(4H, H)``; saved tensors from :func:`lstm_forward`; incoming ``d_out``, ``d_hn``, ``d_cn``.
 
     Writes ``d_pre`` ``(L, N, 4H)`` = ∂loss/∂(gate pre-activations) (the gradient of ``x_proj`` and, summed,
     of both biases), ``d_h0`` and ``d_c0`` ``(N, H)``.
     """
+    previous = _serial_begin(threads)
     seq_len, batch, hidden = d_out.shape
     w, dh, scratch = _operands(w_hh, batch, cs)
     dc = np.empty((batch, hidden), dtype=cs.dtype)
@@ -512,6 +549,7 @@ def lstm_backward(w_hh, cs, gates, d_out, d_hn, d_cn, lengths, d_pre, d_h0, d_c0
         _add_product(dh, d_pre[t], w, gemm, scratch)
     d_h0[:] = dh[:, :hidden]
     d_c0[:] = dc
+    _serial_end(threads, previous)
 
 
 # -- generation: a whole network, one character at a time -------------------------------------------------
