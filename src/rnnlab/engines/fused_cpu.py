@@ -125,25 +125,36 @@ BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
 SERIAL_MAX_WEIGHTS = 64 * 64
 
 
+_ADDRESSES: dict = {}  # torch dtype -> ?gemm_ address, and "threads" -> mkl_set_num_threads_local's
+
+
+def _address(key) -> int:
+    """The BLAS addresses the kernels take (:mod:`rnnlab.engines.blas`), looked up once per process."""
+    address = _ADDRESSES.get(key)
+    if address is None:
+        from rnnlab.engines import blas  # imports numba: only once the kernels are loaded
+
+        if key == "threads":
+            address = blas.threads_address()
+        else:
+            address = blas.gemm_address(np.float32 if key == torch.float32 else np.float64)
+        _ADDRESSES[key] = address
+    return address
+
+
 def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
     """The address of the BLAS product for the kernels' per-step ``(rows, inner) @ (inner, cols)`` on
     tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.blas`)."""
     if rows < BLAS_MIN_ROWS or rows * inner * cols < BLAS_MIN_WORK:
         return 0
-    from rnnlab.engines.blas import gemm_address  # imports numba: only once the kernels are loaded
-
-    return gemm_address(np.float32 if like.dtype == torch.float32 else np.float64)
+    return _address(like.dtype)
 
 
 def _serial(inner: int, cols: int) -> int:
     """What the kernels call to keep their per-step product of ``inner × cols`` weights on their own
     thread (:func:`rnnlab.engines.blas.threads_address`): small products (``SERIAL_MAX_WEIGHTS``); 0, MKL's
     own threading, above."""
-    if inner * cols > SERIAL_MAX_WEIGHTS:
-        return 0
-    from rnnlab.engines.blas import threads_address  # imports numba: only once the kernels are loaded
-
-    return threads_address()
+    return 0 if inner * cols > SERIAL_MAX_WEIGHTS else _address("threads")
 
 
 def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
@@ -309,7 +320,7 @@ class FusedCPUEngine:
     name = "fused"
 
     def supports(self, mode: str, x: Tensor, lengths: Tensor | None) -> bool:
-        return mode in _GATES and x.device.type == "cpu" and x.dtype in _DTYPES and _kernels() is not None
+        return mode in _GATES and x.is_cpu and x.dtype in _DTYPES and _kernels() is not None
 
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         """The region where ``rnnlab bench layer`` measured fused clearly faster than ``torch.nn`` (fp32, CPU).
