@@ -291,3 +291,98 @@ def test_broadcast_incoming_gradients_are_read_in_place(cell, fused_calls):
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert fused_calls
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("broadcast", ["time", "batch"])
+def test_gradients_broadcast_along_one_dimension_match_torch(cell, broadcast, fused_calls):
+    """An incoming gradient with stride 0 along time only (a weight per row and unit) or along the batch
+    only (a weight per step and unit): the RNN kernel reads one step or one row for all of them."""
+    ours, theirs = _pair(cell, torch.float64, num_layers=2)
+    x = torch.randn(7, 5, INPUT, dtype=torch.float64)
+    g = torch.Generator().manual_seed(4)
+    weight = torch.randn((1, 5, 4) if broadcast == "time" else (7, 1, 4), generator=g, dtype=torch.float64)
+    grads = []
+    for layer in (ours, theirs):
+        xg = x.clone().requires_grad_()
+        out, _ = layer(xg)
+        (out * weight).sum().backward()
+        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 2
+
+
+def test_rnn_output_is_the_saved_states_so_changing_it_in_place_is_refused(fused_calls):
+    """Where every row runs the whole length the RNN's output is a view of the kernel's saved states (no
+    copy); changing it in place is refused by autograd at once, never a silently wrong gradient. Without
+    grad it is an ordinary tensor, and with variable lengths a tensor of its own."""
+    ours, theirs = _pair("rnn_tanh", torch.float64)
+    x = torch.randn(LENGTH, BATCH, INPUT, dtype=torch.float64, requires_grad=True)
+    out, _ = ours(x)
+    with pytest.raises(RuntimeError, match="is a view and is being modified inplace"):
+        out.mul_(2)
+    with torch.no_grad():
+        out, _ = ours(x)
+        out.mul_(2)
+        torch.testing.assert_close(out, 2 * theirs(x)[0], atol=1e-10, rtol=1e-10)
+    packed = pack_padded_sequence(torch.randn(LENGTH, 3, INPUT, dtype=torch.float64), torch.tensor([5, 2, 4]),
+                                  enforce_sorted=False)
+    results = []
+    for layer in (ours, theirs):
+        out, _ = layer(packed)
+        data = out.data * 1  # a fresh tensor whatever the engine returned
+        results.append(data)
+    torch.testing.assert_close(results[0], results[1], atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 3
+
+
+def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
+    """The kernels' ``_serial_begin`` sets this thread's MKL to one thread and ``_serial_end`` puts the earlier
+    setting back (read through MKL's own ``mkl_get_max_threads``); which products get it is by size."""
+    import ctypes
+
+    import numba
+
+    from rnnlab.engines import blas, fused_kernels
+
+    address = blas.threads_address()
+    if not address:
+        pytest.skip("torch on this platform exports no MKL thread control")
+    get = blas._torch_library().MKL_Get_Max_Threads
+    get.restype = ctypes.c_int
+
+    @numba.njit
+    def begin(threads):
+        return fused_kernels._serial_begin(threads)
+
+    @numba.njit
+    def end(threads, previous):
+        fused_kernels._serial_end(threads, previous)
+
+    before = get()
+    previous = begin(address)
+    inside = get()
+    end(address, previous)
+    assert inside == 1
+    assert get() == before
+    assert begin(0) == 0 and get() == before  # 0: no MKL, nothing done
+    assert fused_cpu._serial(64, 64) == address  # RNN hidden 64: one thread
+    assert fused_cpu._serial(64, 192) == 0  # GRU hidden 64: MKL's own threads measured faster
+
+
+def test_a_fused_call_leaves_the_blas_threads_as_they_were(fused_calls):
+    import ctypes
+
+    from rnnlab.engines import blas
+
+    if not blas.threads_address():
+        pytest.skip("torch on this platform exports no MKL thread control")
+    get = blas._torch_library().MKL_Get_Max_Threads
+    get.restype = ctypes.c_int
+    before = get()
+    layer = rnn.RNN(16, 16, engine="fused")
+    x = torch.randn(6, 16, 16, requires_grad=True)
+    out, hn = layer(x)
+    (out.sum() + hn.sum()).backward()
+    assert fused_calls and get() == before
