@@ -197,10 +197,24 @@ def bench_step(cell: str, hidden: int, device: torch.device, repeats: int) -> di
                         for name, s in seconds.items()}}
 
 
+def _cpu_model() -> str | None:
+    """The processor's name where the system says it (Linux: ``/proc/cpuinfo``); sessions have run on
+    different machines, and the figures differ between them."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def _machine(device: torch.device) -> dict:
     import numpy
 
     info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_model": _cpu_model(),
             "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "numpy": numpy.__version__, "device": str(device)}
     try:
@@ -277,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, f"forward + backward, µs per time step (speedup vs {REFERENCE}), {device}", "us"))
     print()
     print(format_table(steps, "one step through the layer (length 1, batch 1, no grad), µs per step", "us"))
-    print(f"\nmachine: {machine['processor']}, {machine['cpu_count']} CPUs, torch threads {machine['torch_threads']}"
+    print(f"\nmachine: {machine['cpu_model'] or machine['processor']}, {machine['cpu_count']} CPUs, torch threads {machine['torch_threads']}"
           + (f", load average {machine['load_average_1min']:.1f}" if "load_average_1min" in machine else "")
           + f"; {machine['seconds']:.0f} s")
     if args.json:

@@ -11,10 +11,12 @@ the BLAS call itself.
 against numpy before handing its address out; where it is absent (macOS and other builds without MKL)
 or gives a wrong answer, it returns 0 and the kernels use their own loop. The address travels into the
 kernels as a plain integer argument, so numba can still cache them on disk (a ctypes function object
-would be baked into the compiled code as a constant of one process). Set ``RNNLAB_FUSED_BLAS=0`` to
-keep the kernels on their own loop.
+would be baked into the compiled code as a constant of one process). :func:`threads_address` hands out
+MKL's thread-local thread count the same way, and :func:`call_int` calls it from a kernel. Set
+``RNNLAB_FUSED_BLAS=0`` to keep the kernels on their own loop and MKL's threads as they are.
 
-This module needs numba; it is imported only by :mod:`rnnlab.engines.fused_kernels`.
+This module needs numba; it is imported by :mod:`rnnlab.engines.fused_kernels`, and by
+:mod:`rnnlab.engines.fused_cpu` once the kernels have loaded.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ Small recurrent layers (hidden 20–256) spend their time in per-step framework 
 ``torch.nn.RNN`` on a CPU runs a native loop of small operators, each step a handful of dispatches and
 allocations. This engine does what can be done in bulk in bulk, with torch — the input projection
 ``W_ih x_t + b_ih (+ b_hh)`` of every step as one matrix product, and after the backward pass ``dx``,
-``dW_ih``, ``dW_hh`` as one matrix product each and the bias gradient as one sum — and runs only the
-recurrence itself, forward and backward through time, in numba kernels
-(:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step. One ``torch.autograd.Function`` per
-layer-direction holds it together, so the layer trains like any other; double backward
-(``create_graph=True``) is refused with a ``RuntimeError`` rather than silently wrong.
+``dW_ih``, ``dW_hh`` as one matrix product each — and runs only the recurrence itself, forward and
+backward through time, in numba kernels (:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step
+(the Elman RNN's kernels also add ``b_hh`` and sum the bias gradient as they go). One
+``torch.autograd.Function`` per layer-direction holds it together, so the layer trains like any other;
+double backward (``create_graph=True``) is refused with a ``RuntimeError`` rather than silently wrong.
+Where every row runs the whole length, the RNN's output is a view of the states the backward pass keeps
+(no second copy); autograd then refuses an in-place change of it, as it does for cuDNN's layers.
 
 Why numba. The engine must install from wheels on a user's machine with no compiler. numba ships as
 wheels, compiles the kernels at first use and caches them on disk (``cache=True``: a later process loads
@@ -21,18 +23,28 @@ inductor backend and recompiles for every new length. Plain torch is the ``torch
 Inside the kernels, the product ``h_{t-1} W_hhᵀ`` of the whole batch per step goes to the BLAS that torch
 is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.blas`) where torch exports it
 and the product is big enough to pay for the call (:func:`_gemm`), else to the kernels' own vectorised
-loop. At hidden 64, batch 64 that is 6.6 µs a step against 16.2 µs for the loop. With it (and the one
-Function per layer-direction) ``rnnlab bench layer`` put the RNN layer at hidden 64, batch 64 at
-1.93–2.36× ``torch.nn`` over six runs, where the engine before both measured 1.64–1.91×; the GRU at
-1.61–1.82× against 1.18×. The nonlinearity: libm's ``tanh`` costs 18 ns a call, the kernels' vectorised
-rational fp32 tanh 0.6 ns.
+loop; small products run on the kernel's own thread (:func:`_serial`: MKL would spread a 64 × 64 × 64
+product over both cores, at 4.2–4.5 µs a step against 3.5 µs on one). The nonlinearity: libm's ``tanh``
+costs 18 ns a call, the kernels' vectorised rational fp32 tanh about 0.3 ns.
+
+Where the time goes (RNN, hidden 64, batch 64, length 50, forward + ``out.sum() + h_n.sum()`` + backward,
+each part's fastest of 300 in-process calls on the 2-core development machine, 2026-12-02): the two
+recurrence kernels ~300 and ~270 µs (one core: 50 products of 3.5 µs each, the rest tanh and its
+derivative); the four bulk matrix products ~155 + 3 × ~125 µs (both cores, MKL); Python, autograd and the
+loss ~350 µs; in all ~1.45–1.7 ms against ``torch.nn``'s ~4.3–4.9 ms. What was tried this time and
+dropped: MKL's packed GEMM for ``W_hh`` (``cblas_sgemm_pack``/``_compute``: 3.40 against 3.47 µs a step),
+a buffer kept across calls for the projection and ``d_pre`` (no change), the projection on one thread
+(no change to the kernel after it), MKL on one thread for everything (slower, 2.0–2.4× instead).
 
 Threads, measured and dropped: the rows of a batch are independent through time, so the kernels could
 run on both cores, each over half the rows. With Python threads (the kernels release the GIL) the
-hand-off alone cost ~200 µs a call on this VM (waking an idle vCPU), more than the half it saved at
-hidden 64; with numba's ``prange`` the OpenMP threads of numba and of torch (two runtimes) spin against
-each other, and ``torch.nn`` itself got 1.3× slower in the same process. So the kernels are serial and
-torch's matrix products around them use torch's own threads.
+hand-off alone cost ~200 µs a call on the first development VM (waking an idle vCPU); on the second a
+no-op hand-off took 16 µs at best and 129 µs in the median, and two half-batch kernels in two threads
+took 229–237 µs against 281 µs for one (a half alone: 144 µs), 362 against 391 µs right after a torch
+matrix product — whose OpenMP worker spins on the other core for milliseconds afterwards. With numba's
+``prange`` the OpenMP threads of numba and of torch (two runtimes) spin against each other, and
+``torch.nn`` itself got 1.3× slower in the same process. So the kernels are serial and torch's matrix
+products around them use torch's own threads.
 
 numba is imported at the first call that could use it. Where it is missing or fails to import (or the
 tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports` says no and
@@ -325,29 +337,31 @@ class FusedCPUEngine:
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         """The region where ``rnnlab bench layer`` measured fused clearly faster than ``torch.nn`` (fp32, CPU).
 
-        Measured 2026-11-25 14:37 UTC on the idle 2-core development machine (AMD EPYC, load average
-        0.8–1.6), torch's default 2 threads, ``rnnlab bench layer --cell rnn|gru|lstm --json
+        Measured 2026-12-02 on the 2-core development machine (Intel Xeon, KVM; load average 0.8–1.1),
+        torch's default 2 threads, ``rnnlab bench layer --cell rnn|gru|lstm --json
         benchmarks/results/layer-*-cpu.json``: speedup of forward + backward over ``torch.nn`` in the same
         run, length 50, input size = hidden size.
 
         =========  =========  =========  =========  =========  =========
         RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
         =========  =========  =========  =========  =========  =========
-        batch 1    6.12×      5.95×      5.30×      4.46×      2.83×
-        batch 16   5.88×      3.62×      2.57×      1.68×      1.37×
-        batch 64   3.08×      2.24×      1.62×      1.33×      1.19×
-        batch 256  2.07×      1.64×      1.31×      1.00×      1.09×
+        batch 1    7.89×      6.12×      6.05×      3.27×      2.07×
+        batch 16   5.18×      4.01×      2.39×      1.77×      1.46×
+        batch 64   3.81×      2.81×      1.66×      1.22×      1.22×
+        batch 256  2.34×      1.82×      1.55×      1.18×      1.08×
         GRU
-        batch 1    17.2×      18.3×      9.33×      4.99×      3.70×
-        batch 16   8.47×      4.02×      2.29×      1.57×      1.19×
-        batch 64   3.47×      1.61×      1.11×      1.02×      1.03×
-        batch 256  1.42×      1.13×      0.79×      0.88×      0.96×
+        batch 1    15.3×      12.9×      7.37×      3.54×      1.76×
+        batch 16   7.48×      3.34×      2.15×      1.60×      1.65×
+        batch 64   3.25×      1.71×      1.38×      1.11×      1.02×
+        batch 256  1.78×      1.13×      1.11×      0.76×      0.87×
         =========  =========  =========  =========  =========  =========
 
-        Taken where the win is above 1.2× (closer than that is within run-to-run noise: a run an hour
-        earlier gave RNN 256 at batch 256 1.09×, GRU 256 at batch 16 1.24×, GRU 64 at batch 64 1.82×);
-        torch keeps the rest, and batches above 256, which were not measured. LSTM: 0.58–0.97× from batch
-        16 up (torch runs it through oneDNN) and 0.83–1.53× at batch 1, so never. fp64 was not timed.
+        Taken where the win is above 1.2× in this run and the one before it (2026-11-25, on an AMD EPYC
+        machine, with the engine before the one-thread products: RNN at batch 64 3.08 / 2.24 / 1.62 / 1.33
+        / 1.19×): closer than that is within run-to-run noise (RNN 256 at batch 64 measured 1.22–1.44× in
+        this session's runs, GRU 32 at batch 256 1.09×). torch keeps the rest, and batches above 256, which
+        were not measured. LSTM: 0.45–0.88× from batch 16 up (torch runs it through oneDNN) and 0.97–1.59×
+        at batch 1, so never. fp64 was not timed.
         """
         seq_len, batch = x.shape[0], x.shape[1]
         if x.dtype != torch.float32 or seq_len < 8:
@@ -357,7 +371,7 @@ class FusedCPUEngine:
                 batch <= 256 and hidden_size <= 128)
         if mode == "gru":
             return batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64 or (
-                batch <= 256 and hidden_size <= 32)
+                batch <= 256 and hidden_size <= 20)
         return False
 
     def run(self, mode, x, hx, weights, lengths=None):

@@ -10,6 +10,10 @@ rows at a time sharing each row of a zero-padded ``W_hhᵀ`` loaded from cache. 
 (vectorised by LLVM; ``fastmath`` only as ``contract``, fusing multiply–adds, and summed in a fixed order,
 so the loop's results are deterministic).
 
+Every kernel ends with ``gemm`` (the ``?gemm_`` address, or 0 for the own loop) and ``threads`` (the address
+of MKL's ``mkl_set_num_threads_local``, or 0): with it, the kernel runs its per-step products on its own
+thread and puts the thread's earlier BLAS setting back before it returns (:func:`_serial_begin`).
+
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units, ``G`` gate rows (``H``, ``3H`` GRU, ``4H`` LSTM).
 Every kernel writes into arrays the caller allocates (torch tensors seen through ``.numpy()``), and
 ``lengths[n]`` is the real length of row ``n`` (``L`` everywhere when none were given): past it the state
