@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, f"forward + backward, µs per time step (speedup vs {REFERENCE}), {device}", "us"))
     print()
     print(format_table(steps, "one step through the layer (length 1, batch 1, no grad), µs per step", "us"))
-    print(f"\nmachine: {machine['cpu_model'] or machine['processor']}, {machine['cpu_count']} CPUs, torch threads {machine['torch_threads']}"
+    print(f"\nmachine: {machine['cpu_model'] or machine['processor']}, {machine['cpu_count']} CPUs, "
+          f"torch threads {machine['torch_threads']}"
           + (f", load average {machine['load_average_1min']:.1f}" if "load_average_1min" in machine else "")
           + f"; {machine['seconds']:.0f} s")
     if args.json:

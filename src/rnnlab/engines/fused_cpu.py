@@ -196,8 +196,8 @@ def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
     ``dx``, ``dW_ih`` and ``dW_hh`` as one matrix product each."""
     x, w_ih, w_hh, hs = ctx.saved_tensors
     seq_len, batch, hidden = d_out.shape
-    d_pre, d_h0 = torch.empty((seq_len, batch, hidden), dtype=d_out.dtype), torch.empty((batch, hidden), dtype=d_out.dtype)
-    d_bias = torch.empty(hidden, dtype=d_out.dtype) if ctx.bias else None
+    new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
+    d_pre, d_h0, d_bias = new(seq_len, batch, hidden), new(batch, hidden), new(hidden) if ctx.bias else None
     kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths, ctx.mode == "rnn_relu",
                          d_pre.numpy(), d_h0.numpy(), _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(),
                          _gemm(d_out, batch, hidden, hidden), _serial(hidden, hidden))
@@ -205,7 +205,8 @@ def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
     d_flat = d_pre.view(seq_len * batch, hidden)  # ∂L/∂(pre-activation) of every step and row
     d_x = torch.mm(d_flat, w_ih).view(seq_len, batch, -1) if needs[3] else None
     d_w_ih = torch.mm(d_flat.t(), x.reshape(seq_len * batch, -1)) if needs[6] else None  # Σ_t dpre_tᵀ x_t
-    d_w_hh = torch.mm(d_flat.t(), hs[:seq_len].view(seq_len * batch, hidden)) if needs[7] else None  # Σ dpre_tᵀ h_{t-1}
+    # Σ_t dpre_tᵀ h_{t-1}
+    d_w_hh = torch.mm(d_flat.t(), hs[:seq_len].view(seq_len * batch, hidden)) if needs[7] else None
     return None, None, None, d_x, d_h0, None, d_w_ih, d_w_hh, d_bias, d_bias
 
 
