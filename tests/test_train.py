@@ -156,7 +156,16 @@ def test_interrupted_then_resumed_run_is_bit_identical(tmp_path, interrupt_at):
     assert [{k: v for k, v in row.items() if k != "seconds"} for row in result.history] == strip
 
 
-def test_ctrl_c_stops_at_the_step_boundary_then_saves_and_resumes_exactly(tmp_path):
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test: a shell starts background jobs with SIGINT ignored (as a
+    clean-clone CI run launched with ``&`` showed), and then a real Ctrl-C would not reach the process."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_at_the_step_boundary_then_saves_and_resumes_exactly(tmp_path, python_sigint):
     reference, _ = _stream_run(tmp_path / "ref")
     with pytest.raises(TrainingInterrupted):
         _stream_run(tmp_path / "run", sigint_at=9)
