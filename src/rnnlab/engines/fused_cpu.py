@@ -111,9 +111,10 @@ _NONE_3D = {torch.float32: np.empty((0, 0, 0), np.float32), torch.float64: np.em
 
 
 def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor:
-    """``W_ih x_t + b_ih`` of every step as one matrix product ``(L, N, H_in) -> (L, N, G)``; for the RNN
-    and the LSTM ``b_hh`` is added here too (it sits outside the recurrence's product), for the GRU it
-    cannot be (``b_hn`` is scaled by the reset gate) and the kernels add it."""
+    """``W_ih x_t + b_ih`` of every step as one matrix product ``(L, N, H_in) -> (L, N, G)``, for the GRU and
+    the LSTM (the RNN's is in :func:`_rnn_forward`); for the LSTM ``b_hh`` is added here too (it sits
+    outside the recurrence's product), for the GRU it cannot be (``b_hn`` is scaled by the reset gate)
+    and the kernels add it."""
     seq_len, batch, _ = x.shape
     x_flat = x.reshape(seq_len * batch, -1)
     if b_ih is None:
