@@ -357,8 +357,9 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm
     previous = _serial_begin(threads)
     seq_len, batch, hidden = d_pre.shape
     blas = gemm != 0
-    # dh: ∂L/∂h_t of each row as t goes down, padded for the loop (through BLAS only its first H columns)
-    w, dh, scratch = _operands(w_hh, batch, hs)
+    # dh: ∂L/∂h_t of each row as t goes down, padded for the loop (through BLAS only its first H columns);
+    # the loop wants W_hh padded too, BLAS reads it as it is
+    w, dh, scratch = _operands(w_hh[:0] if blas else w_hh, batch, hs)
     if blas:
         w = w_hh
     dh[:, :hidden] = d_hn

@@ -71,6 +71,8 @@ class RNNBase(nn.Module):
         gate_size = _GATES[mode] * hidden_size
         factory = {"device": device, "dtype": dtype}
         self._flat_weights_names: list[str] = []
+        # (weight_ih, weight_hh, bias_ih, bias_hh) names of each layer-direction, in order (None: no bias)
+        self._weight_names: list[tuple] = []
         for layer in range(num_layers):
             layer_input_size = input_size if layer == 0 else hidden_size * num_directions
             for direction in range(num_directions):
@@ -81,12 +83,8 @@ class RNNBase(nn.Module):
                 for kind, shape in shapes.items():
                     self.register_parameter(kind + suffix, nn.Parameter(torch.empty(shape, **factory)))
                     self._flat_weights_names.append(kind + suffix)
-        # (weight_ih, weight_hh, bias_ih, bias_hh) names of each layer-direction, in order (None: no bias)
-        self._weight_names = [
-            tuple(None if kind.startswith("bias") and not bias else kind + f"_l{layer}" + ("_reverse" if d else "")
-                  for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            for layer in range(num_layers) for d in range(num_directions)
-        ]
+                names = [kind + suffix for kind in shapes]
+                self._weight_names.append(tuple(names) if bias else (*names, None, None))
         self.reset_parameters()
 
     @property
