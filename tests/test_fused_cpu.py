@@ -212,10 +212,10 @@ def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
 
     real_njit = numba.njit
 
-    def njit_without_cache(**options):
+    def njit_without_cache(*args, **options):  # numba's own modules call it too, with the function
         if options.get("cache"):
             raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
-        return real_njit(**options)
+        return real_njit(*args, **options)
 
     monkeypatch.setattr(numba, "njit", njit_without_cache)
 
@@ -226,6 +226,32 @@ def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
         warnings.simplefilter("always")
         compiled = fused_kernels._jit(twice)
     assert compiled(21) == 42
+    assert any("cannot cache" in str(w.message) for w in caught)
+
+
+def test_the_rnn_parts_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
+    import ctypes
+
+    import numba
+
+    from rnnlab.engines import rnn_kernels
+
+    real_cfunc = numba.cfunc
+
+    def cfunc_without_cache(signature, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real_cfunc(signature, **options)
+
+    monkeypatch.setattr(numba, "cfunc", cfunc_without_cache)
+
+    def part(data):  # a stand-in part that does nothing
+        return None
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = rnn_kernels._compile_part(part)
+    assert compiled.address and ctypes.CFUNCTYPE(None, ctypes.c_void_p)(compiled.address)(None) is None
     assert any("cannot cache" in str(w.message) for w in caught)
 
 
@@ -386,3 +412,123 @@ def test_a_fused_call_leaves_the_blas_threads_as_they_were(fused_calls):
     out, hn = layer(x)
     (out.sum() + hn.sum()).backward()
     assert fused_calls and get() == before
+
+
+@pytest.fixture
+def split(monkeypatch):
+    """Makes the RNN's kernels split every batch over torch's threads (at least two, whatever the machine:
+    the OpenMP runtime starts them even on one core), and records how many parts each call used."""
+    from rnnlab.engines import team
+
+    if not team.team_addresses()[0]:
+        pytest.skip("torch on this platform runs on no GNU-compatible OpenMP runtime")
+    monkeypatch.setattr(fused_cpu, "PART_MIN_ROWS", 1)
+    monkeypatch.setattr(fused_cpu, "PART_MIN_WORK", 1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(2, threads))
+    used = []
+    real = fused_cpu._rnn_team
+
+    def recording_team(like, batch, hidden):
+        chosen = real(like, batch, hidden)
+        used.append(chosen[-1])
+        return chosen
+
+    monkeypatch.setattr(fused_cpu, "_rnn_team", recording_team)
+    yield used
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_rnn_split_over_threads_matches_torch(cell, bias, dtype, product, split, fused_calls):
+    """Rows split over two threads (7 rows: 3 and 4), through BLAS and the kernels' own loop: outputs and
+    every gradient as torch.nn's, two layers and both directions."""
+    ours, theirs = _pair(cell, dtype, bias=bias, num_layers=2, bidirectional=True)
+    x = torch.randn(LENGTH, 7, INPUT, dtype=dtype)
+    assert_same_as_torch(ours, theirs, x, states(cell, 4, 7, dtype), TOL[dtype])
+    assert len(fused_calls) == 4 and split and min(split) >= 2  # every call forward and backward was split
+
+
+@pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu"])
+def test_rnn_split_over_threads_with_variable_lengths_matches_torch(cell, split, fused_calls):
+    """Packed rows ending at different steps, each part with rows that end early and rows that do not."""
+    ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=True)
+    lengths = torch.tensor([2, 5, 1, 4, 5, 3, 1, 5, 4])
+    padded = torch.randn(LENGTH, len(lengths), INPUT, dtype=torch.float64)
+    hx = states(cell, 4, len(lengths), torch.float64)
+    results = []
+    for layer in (ours, theirs):
+        x, h = padded.clone().requires_grad_(), clone(hx)
+        out, hn = layer(pack_padded_sequence(x, lengths, enforce_sorted=False), h)
+        ((out.data ** 2).sum() + (hn ** 3).sum()).backward()
+        results.append([out.data, hn, x.grad, h.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 4 and min(split) >= 2
+
+
+@pytest.mark.parametrize("broadcast", ["time", "batch", "both"])
+def test_rnn_split_over_threads_reads_a_broadcast_gradient(broadcast, split, fused_calls):
+    """An incoming gradient broadcast along time, the batch or both (``out.sum()``) read by every part."""
+    ours, theirs = _pair("rnn_tanh", torch.float64)
+    x = torch.randn(LENGTH, 6, INPUT, dtype=torch.float64)
+    shape = {"time": (1, 6, 4), "batch": (LENGTH, 1, 4), "both": (1, 1, 1)}[broadcast]
+    weight = torch.randn(shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    grads = []
+    for layer in (ours, theirs):
+        xg = x.clone().requires_grad_()
+        out, _ = layer(xg)
+        (out * weight).sum().backward()
+        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    assert len(fused_calls) == 1 and min(split) >= 2
+
+
+def test_rnn_split_over_three_threads_matches_one(split):
+    """Three parts of an 8-row batch (2, 3 and 3 rows) give what one thread gives, output and gradients."""
+    torch.set_num_threads(3)
+    ours, theirs = _pair("rnn_tanh", torch.float64)
+    x = torch.randn(LENGTH, 8, INPUT, dtype=torch.float64)
+    assert_same_as_torch(ours, theirs, x, states("rnn_tanh", 1, 8, torch.float64), 1e-10)
+    assert set(split) == {3}
+
+
+def test_rnn_runs_on_one_thread_without_an_openmp_team(monkeypatch, fused_calls):
+    """Where torch's OpenMP entry points are not found, the kernels run the whole batch on the calling
+    thread, with the same results."""
+    monkeypatch.setattr(fused_cpu, "PART_MIN_ROWS", 1)
+    monkeypatch.setattr(fused_cpu, "PART_MIN_WORK", 1)
+    monkeypatch.setitem(fused_cpu._ADDRESSES, "team", (0, 0, 0))
+    fused_cpu._kernels()
+    ours, theirs = _pair("rnn_tanh", torch.float64)
+    assert fused_cpu._rnn_team(torch.empty(0, dtype=torch.float64), 8, 4)[-1] == 1
+    x = torch.randn(LENGTH, 8, INPUT, dtype=torch.float64)
+    assert_same_as_torch(ours, theirs, x, states("rnn_tanh", 1, 8, torch.float64), 1e-10)
+    assert fused_calls
+
+
+def test_which_batches_are_split_over_threads(monkeypatch):
+    """Split where each part keeps 8 rows and 32 × 20 × 20 multiply-adds a step, over at most torch's
+    threads; never on one thread."""
+    from rnnlab.engines import team
+
+    if not team.team_addresses()[0]:
+        pytest.skip("torch on this platform runs on no GNU-compatible OpenMP runtime")
+    fused_cpu._kernels()
+    like = torch.empty(0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert fused_cpu._rnn_team(like, 64, 64)[-1] == 2  # issue 7's hidden 64 × batch 64
+    assert fused_cpu._rnn_team(like, 16, 256)[-1] == 2
+    assert fused_cpu._rnn_team(like, 16, 64)[-1] == 2
+    assert fused_cpu._rnn_team(like, 64, 20)[-1] == 2  # 32 rows × 20 × 20 a part
+    assert fused_cpu._rnn_team(like, 32, 20)[-1] == 1  # 16 rows × 20 × 20: too little work
+    assert fused_cpu._rnn_team(like, 8, 512)[-1] == 1  # fewer than 8 rows a part
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert fused_cpu._rnn_team(like, 256, 256)[-1] == 8
+    assert fused_cpu._rnn_team(like, 64, 64)[-1] == 8  # 8 rows × 64 × 64 a part
+    assert fused_cpu._rnn_team(like, 64, 20)[-1] == 2
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert fused_cpu._rnn_team(like, 256, 256)[-1] == 1

@@ -27,24 +27,25 @@ loop; small products run on the kernel's own thread (:func:`_serial`: MKL would 
 product over both cores, at 4.2–4.5 µs a step against 3.5 µs on one). The nonlinearity: libm's ``tanh``
 costs 18 ns a call, the kernels' vectorised rational fp32 tanh about 0.3 ns.
 
+Threads. The rows of a batch are independent through time, so the RNN's kernels split them into parts
+and run one part on each of torch's own OpenMP threads (:mod:`rnnlab.engines.team`, through
+``GOMP_parallel``: the workers that run torch's parallel operators, handed a part in 1–2 µs), each part on
+one MKL thread (:func:`_rnn_team`). Tried before and dropped: Python threads (the kernels release the GIL)
+cost ~200 µs a hand-off on the first development VM and 16 µs at best, 129 µs in the median on the second,
+and competed with torch's OpenMP worker, which spins on the other core for milliseconds after every
+parallel operator (two half-batch kernels in two threads: 229–237 µs against 281 µs for one); numba's
+``prange`` starts a second OpenMP runtime whose threads spin against torch's (``torch.nn`` itself got
+1.3× slower in the same process). The GRU's and the LSTM's kernels still run on the calling thread.
+
 Where the time goes (RNN, hidden 64, batch 64, length 50, forward + ``out.sum() + h_n.sum()`` + backward,
 each part's fastest of 300 in-process calls on the 2-core development machine, 2026-12-02): the two
-recurrence kernels ~300 and ~270 µs (one core: 50 products of 3.5 µs each, the rest tanh and its
-derivative); the four bulk matrix products ~155 + 3 × ~125 µs (both cores, MKL); Python, autograd and the
-loss ~350 µs; in all ~1.45–1.7 ms against ``torch.nn``'s ~4.3–4.9 ms. What was tried this time and
+recurrence kernels ~210 and ~145 µs on two threads (~300 and ~250 on one: 50 products of 3.5 µs each, the
+rest tanh and its derivative); the four bulk matrix products ~145 + 3 × ~130 µs (both cores, MKL);
+Python, autograd and the loss ~300 µs; in all ~1.25–1.4 ms against ``torch.nn``'s ~4.2–4.6 ms. Tried and
 dropped: MKL's packed GEMM for ``W_hh`` (``cblas_sgemm_pack``/``_compute``: 3.40 against 3.47 µs a step),
 a buffer kept across calls for the projection and ``d_pre`` (no change), the projection on one thread
-(no change to the kernel after it), MKL on one thread for everything (slower, 2.0–2.4× instead).
-
-Threads, measured and dropped: the rows of a batch are independent through time, so the kernels could
-run on both cores, each over half the rows. With Python threads (the kernels release the GIL) the
-hand-off alone cost ~200 µs a call on the first development VM (waking an idle vCPU); on the second a
-no-op hand-off took 16 µs at best and 129 µs in the median, and two half-batch kernels in two threads
-took 229–237 µs against 281 µs for one (a half alone: 144 µs), 362 against 391 µs right after a torch
-matrix product — whose OpenMP worker spins on the other core for milliseconds afterwards. With numba's
-``prange`` the OpenMP threads of numba and of torch (two runtimes) spin against each other, and
-``torch.nn`` itself got 1.3× slower in the same process. So the kernels are serial and torch's matrix
-products around them use torch's own threads.
+(no change to the kernel after it), MKL on one thread for everything (slower, 2.0–2.4× instead), tanh's
+division as a reciprocal estimate (``arcp``: ``vrcpps`` and a Newton step, no faster here).
 
 numba is imported at the first call that could use it. Where it is missing or fails to import (or the
 tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports` says no and
@@ -68,11 +69,16 @@ _NOT_LOADED = object()
 kernels = _NOT_LOADED
 
 
+# the Elman RNN's kernels (:mod:`rnnlab.engines.rnn_kernels`), loaded with the others
+rnn_kernels = None
+
+
 def _kernels():
-    global kernels
+    global kernels, rnn_kernels
     if kernels is _NOT_LOADED:
         try:
             loaded = importlib.import_module("rnnlab.engines.fused_kernels")
+            rnn_kernels = importlib.import_module("rnnlab.engines.rnn_kernels")
         except ImportError:
             loaded = None
         kernels = loaded
@@ -138,17 +144,26 @@ BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
 SERIAL_MAX_WEIGHTS = 64 * 64
 
 
-_ADDRESSES: dict = {}  # torch dtype -> ?gemm_ address, and "threads" -> mkl_set_num_threads_local's
+# torch dtype -> ?gemm_ address; "threads" -> mkl_set_num_threads_local's; "team" -> the OpenMP entry
+# points (:func:`rnnlab.engines.team.team_addresses`); ("parts", torch dtype) -> the RNN's part functions
+_ADDRESSES: dict = {}
 
 
-def _address(key) -> int:
-    """The BLAS addresses the kernels take (:mod:`rnnlab.engines.blas`), looked up once per process."""
+def _address(key):
+    """The addresses the kernels take (BLAS: :mod:`rnnlab.engines.blas`; OpenMP: :mod:`rnnlab.engines.team`),
+    looked up once per process."""
     address = _ADDRESSES.get(key)
     if address is None:
         from rnnlab.engines import blas  # imports numba: only once the kernels are loaded
 
         if key == "threads":
             address = blas.threads_address()
+        elif key == "team":
+            from rnnlab.engines import team
+
+            address = team.team_addresses()
+        elif isinstance(key, tuple):
+            address = rnn_kernels.part_addresses(np.float32 if key[1] == torch.float32 else np.float64)
         else:
             address = blas.gemm_address(np.float32 if key == torch.float32 else np.float64)
         _ADDRESSES[key] = address
@@ -170,10 +185,32 @@ def _serial(inner: int, cols: int) -> int:
     return 0 if inner * cols > SERIAL_MAX_WEIGHTS else _address("threads")
 
 
+# The RNN's kernels split the rows of a batch over torch's threads (:mod:`rnnlab.engines.rnn_kernels`)
+# where each part keeps at least this many rows and this many multiply-adds a step (rows × H × H). The
+# forward kernel alone, 50 steps, on the 2-core machine, one thread against two parts (µs): 64 rows × 64
+# 299/205, 32 × 64 259/160, 64 × 20 115/104, 16 × 64 114/111; ``rnnlab bench layer`` (fused over torch.nn,
+# split against not, two runs each): 64 × 20 4.00, 3.29× / 4.70, 2.85×; 256 × 20 2.21, 2.26× / 3.06, 2.43×;
+# 16 × 64 3.73, 3.93× / 4.31, 4.01×. The hand-off costs 1–2 µs; smaller parts are not worth it.
+PART_MIN_ROWS, PART_MIN_WORK = 8, 32 * 20 * 20
+
+
+def _rnn_team(like: Tensor, batch: int, hidden: int):
+    """How the RNN's kernels run a batch: ``(gemm, threads, team, part_forward, part_backward, parts)``, the
+    kernels' last arguments. ``parts`` threads of torch's (at most ``torch.get_num_threads()``), each part on
+    one MKL thread; where it is 1, the whole batch on this thread as :func:`_gemm` and :func:`_serial` say."""
+    parts = min(batch // PART_MIN_ROWS, batch * hidden * hidden // PART_MIN_WORK, torch.get_num_threads())
+    team = _address("team") if parts > 1 else (0, 0, 0)
+    part_forward, part_backward = _address(("parts", like.dtype))
+    if not team[0]:
+        return _gemm(like, batch, hidden, hidden), _serial(hidden, hidden), team, part_forward, part_backward, 1
+    return (_gemm(like, batch // parts, hidden, hidden), _address("threads"), team, part_forward, part_backward,
+            parts)
+
+
 def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                  b_hh: Tensor | None, lengths: np.ndarray, full: bool):
     """The Elman RNN's forward: ``W_ih x_t + b_ih`` of every step as one matrix product, then the
-    recurrence (:func:`~rnnlab.engines.fused_kernels.rnn_forward`, which adds ``b_hh`` as it goes).
+    recurrence (:func:`~rnnlab.engines.rnn_kernels.rnn_forward`, which adds ``b_hh`` as it goes).
 
     Returns ``(out, h_n, hs)``: ``hs`` ``(L + 1, N, H)`` every state from ``h0`` on, kept for the backward
     pass; where every row runs the whole length, ``out`` is ``hs[1:]`` itself rather than a copy (so, as
@@ -185,10 +222,10 @@ def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, 
     x_proj = torch.mm(x_flat, w_ih.t()) if b_ih is None else torch.addmm(b_ih, x_flat, w_ih.t())
     hs = torch.empty((seq_len + 1, batch, hidden), dtype=x.dtype)
     out = hs[1:] if full else torch.empty((seq_len, batch, hidden), dtype=x.dtype)
-    kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
-                        _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
-                        _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), _gemm(x, batch, hidden, hidden),
-                        _serial(hidden, hidden))
+    gemm, threads, team, part, _, parts = _rnn_team(x, batch, hidden)
+    rnn_kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
+                            _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
+                            _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), gemm, threads, team, part, parts)
     return out, hs[seq_len].clone(), hs
 
 
@@ -199,9 +236,11 @@ def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
     seq_len, batch, hidden = d_out.shape
     new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
     d_pre, d_h0, d_bias = new(seq_len, batch, hidden), new(batch, hidden), new(hidden) if ctx.bias else None
-    kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths, ctx.mode == "rnn_relu",
-                         d_pre.numpy(), d_h0.numpy(), _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(),
-                         _gemm(d_out, batch, hidden, hidden), _serial(hidden, hidden))
+    gemm, threads, team, _, part, parts = _rnn_team(d_out, batch, hidden)
+    rnn_kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths,
+                             ctx.mode == "rnn_relu", d_pre.numpy(), d_h0.numpy(),
+                             _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(), gemm, threads, team, part,
+                             parts)
     needs = ctx.needs_input_grad  # (mode, lengths, full, x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     d_flat = d_pre.view(seq_len * batch, hidden)  # ∂L/∂(pre-activation) of every step and row
     d_x = torch.mm(d_flat, w_ih).view(seq_len, batch, -1) if needs[3] else None

@@ -14,6 +14,10 @@ Every kernel ends with ``gemm`` (the ``?gemm_`` address, or 0 for the own loop) 
 of MKL's ``mkl_set_num_threads_local``, or 0): with it, the kernel runs its per-step products on its own
 thread and puts the thread's earlier BLAS setting back before it returns (:func:`_serial_begin`).
 
+This module holds what every cell shares (the products, tanh and σ), the GRU's and the LSTM's kernels and
+the compiled sampler (:func:`generate`); the Elman RNN's kernels, which can also split the batch over
+torch's threads, are in :mod:`rnnlab.engines.rnn_kernels`.
+
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units, ``G`` gate rows (``H``, ``3H`` GRU, ``4H`` LSTM).
 Every kernel writes into arrays the caller allocates (torch tensors seen through ``.numpy()``), and
 ``lengths[n]`` is the real length of row ``n`` (``L`` everywhere when none were given): past it the state
@@ -36,13 +40,14 @@ from numba.extending import overload
 from rnnlab.engines.blas import call_int, fortran_gemm
 
 
-def _jit(func, fastmath=False):
+def _jit(func, fastmath=False, inline="never"):
     """``numba.njit`` cached on disk; in memory only where no cache directory is writable.
 
     ``error_model="numpy"``: a division by zero gives inf/nan as in torch instead of raising, which also
     lets LLVM vectorise the elementwise loops (the Python error model puts a branch in every division).
+    ``inline="always"`` compiles the function only into its callers (numba's own inlining).
     """
-    options = {"fastmath": fastmath, "nogil": True, "error_model": "numpy"}
+    options = {"fastmath": fastmath, "nogil": True, "error_model": "numpy", "inline": inline}
     try:
         return numba.njit(cache=True, **options)(func)
     except RuntimeError as e:  # numba: "cannot cache function ...: no locator available"
@@ -135,9 +140,6 @@ def _add_matvec(acc, h, w_t):
         for j in range(n_j):
             acc[j] += s * w[j]
         k += 1
-
-
-# -- Elman RNN ---------------------------------------------------------------------------------------------
 
 
 @_jit
@@ -254,149 +256,6 @@ def _operands(w_t, rows, like):
     an accumulator ``(rows, J')`` of zeros in the dtype of ``like``, and the BLAS scratch."""
     w = _padded(w_t)
     return w, np.zeros((rows, w.shape[1]), dtype=like.dtype), _blas_scratch(like)
-
-
-@_jit
-def _rnn_activate(pre, b_hh, h, relu):
-    """``h = tanh(pre + b_hh)`` (or relu) over ``(N, H)``; ``b_hh`` of length 0 adds nothing. Its own
-    function, free of the per-row length checks: the loops vectorise only this way (with the checks in
-    the same loop nest a step took ~20% longer)."""
-    batch, hidden = h.shape
-    with_bias = b_hh.shape[0] > 0
-    for n in range(batch):
-        p, h_n = pre[n], h[n]
-        if with_bias and relu:
-            for j in range(hidden):
-                v = p[j] + b_hh[j]
-                h_n[j] = _ZERO if v < _ZERO else v
-        elif with_bias:
-            for j in range(hidden):
-                h_n[j] = _tanh(p[j] + b_hh[j])
-        elif relu:
-            for j in range(hidden):
-                h_n[j] = _ZERO if p[j] < _ZERO else p[j]
-        else:
-            for j in range(hidden):
-                h_n[j] = _tanh(p[j])
-
-
-@_jit
-def _rnn_d_pre(d_pre, dh, d_out, hs, relu, step_sum):
-    """``d_pre = (dh + d_out) ⊙ f'(pre)`` over ``(N, H)``, with ``f'`` read off ``hs`` = ``f(pre)``:
-    ``tanh' = 1 - h²``, ``relu' = [h > 0]``; ``step_sum`` (length ``H``, or 0 for none) += its column sums.
-    ``d_out`` has ``N`` rows or one, broadcast over the batch; ``dh`` may be wider than ``H`` (padded)."""
-    batch, hidden = d_pre.shape
-    with_sum = step_sum.shape[0] > 0
-    for n in range(batch):
-        a, g, o, h = d_pre[n], dh[n], d_out[0 if d_out.shape[0] == 1 else n], hs[n]
-        if relu:
-            for j in range(hidden):
-                a[j] = g[j] + o[j] if h[j] > _ZERO else _ZERO
-        else:
-            for j in range(hidden):
-                a[j] = (g[j] + o[j]) * (_ONE - h[j] * h[j])
-        if with_sum:
-            for j in range(hidden):
-                step_sum[j] += a[j]
-
-
-@_jit
-def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads):
-    """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh`` ``(H, H)``; ``b_hh`` ``(H,)`` (length 0: none);
-    ``gemm`` the BLAS product's address or 0 (:func:`_add_product`).
-
-    Writes ``hs`` ``(L + 1, N, H)``, with ``hs[0] = h0`` and ``hs[t + 1]`` the state after step ``t`` (kept for
-    the backward pass), and ``out`` ``(L, N, H)``; an ``out`` of length 0 is not written (where every row
-    runs the whole length, the output is ``hs[1:]``). Step by step over the whole batch: one product
-    ``h_{t-1} W_hhᵀ`` of all rows per step. The product and ``b_hh`` are added into ``x_proj[t]`` in place
-    (through BLAS; the loop works on a padded copy), so ``x_proj`` is scratch.
-    """
-    previous = _serial_begin(threads)
-    seq_len, batch, hidden = x_proj.shape
-    blas = gemm != 0
-    shortest = lengths.min() if batch > 0 else seq_len
-    # the kernels' own loop wants W_hhᵀ and the accumulator padded (:func:`_padded`); BLAS reads W_hh as it is
-    w_t, acc, scratch = _operands((w_hh[:0] if blas else w_hh).T.copy(), 0 if blas else batch, hs)
-    hs[0] = h0
-    for t in range(seq_len):
-        h_prev, h_t = hs[t], hs[t + 1]
-        pre = x_proj[t]
-        if blas:
-            _gemm_into(pre, h_prev, w_hh, gemm, scratch, True, True)
-        else:
-            for n in range(batch):
-                for j in range(hidden):
-                    acc[n, j] = x_proj[t, n, j]
-            _add_matmul(acc, h_prev, w_t)
-            pre = acc
-        # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     (or relu)
-        _rnn_activate(pre, b_hh, h_t, relu)
-        if t >= shortest:  # rows past their length stay put, their output zero
-            for n in range(batch):
-                if t >= lengths[n]:
-                    h_t[n] = h_prev[n]
-        if out.shape[0] > 0:
-            out[t] = h_t
-            if t >= shortest:
-                for n in range(batch):
-                    if t >= lengths[n]:
-                        out[t, n] = 0.0
-    _serial_end(threads, previous)
-
-
-@_jit
-def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm, threads):
-    """Backpropagation through time. ``w_hh`` ``(H, H)``; ``hs`` from :func:`rnn_forward`; ``d_out``
-    ``(L, N, H)`` and ``d_hn`` ``(N, H)`` the incoming gradients. ``d_out`` may have length 1 in time or in
-    the batch, broadcast across it (a loss like ``out.sum()`` hands in one value for every element).
-
-    Writes ``d_pre`` ``(L, N, H)`` = ∂loss/∂(pre-activation), which is also the gradient of ``x_proj``;
-    ``d_h0`` ``(N, H)``; and ``d_bias`` ``(H,)`` = Σ over steps and rows of ``d_pre``, the gradient of both
-    biases (summed per step in the dtype, across steps in float64; not written where it has length 0).
-    """
-    previous = _serial_begin(threads)
-    seq_len, batch, hidden = d_pre.shape
-    blas = gemm != 0
-    # dh: ∂L/∂h_t of each row as t goes down, padded for the loop (through BLAS only its first H columns);
-    # the loop wants W_hh padded too, BLAS reads it as it is
-    w, dh, scratch = _operands(w_hh[:0] if blas else w_hh, batch, hs)
-    if blas:
-        w = w_hh
-    dh[:, :hidden] = d_hn
-    shortest = lengths.min() if batch > 0 else seq_len
-    with_bias = d_bias.shape[0] > 0
-    bias_sum = np.zeros(hidden, dtype=np.float64)
-    step_sum = np.empty(hidden if with_bias else 0, dtype=d_pre.dtype)
-    for t in range(seq_len - 1, -1, -1):
-        step_sum[:] = 0.0
-        if t < shortest:
-            _rnn_d_pre(d_pre[t], dh, d_out[0 if d_out.shape[0] == 1 else t], hs[t + 1], relu, step_sum)
-        else:  # no gradient through the steps past a row's length
-            _rnn_d_pre(d_pre[t], dh, d_out[0 if d_out.shape[0] == 1 else t], hs[t + 1], relu, step_sum[:0])
-            for n in range(batch):
-                if t >= lengths[n]:
-                    d_pre[t, n] = 0.0
-            if with_bias:
-                for n in range(batch):
-                    a = d_pre[t, n]
-                    for j in range(hidden):
-                        step_sum[j] += a[j]
-        if with_bias:
-            for j in range(hidden):
-                bias_sum[j] += step_sum[j]
-        # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh (their d_pre is zero)
-        if blas and t < shortest:
-            _gemm_into(dh, d_pre[t], w, gemm, scratch, False)
-            continue
-        for n in range(batch):
-            if t < lengths[n]:
-                dh[n] = 0.0
-        _add_product(dh, d_pre[t], w, gemm, scratch)
-    d_h0[:] = dh[:, :hidden]
-    if with_bias:
-        for j in range(hidden):
-            d_bias[j] = bias_sum[j]
-    _serial_end(threads, previous)
 
 
 # -- GRU ---------------------------------------------------------------------------------------------------
