@@ -179,11 +179,13 @@ def test_auto_picks_fused_only_in_its_measured_region(mode):
     for hidden in (20, 64):  # issue 7's targets: batch 64, length 50
         assert engine.wins(mode, x, hidden)
         assert engines.select("auto", mode, x, hidden).name == "fused"
-    for hidden in (512, 1024):  # large layers: torch's matrix products win
+    for hidden in (1024, 2048):  # large layers: not measured
         assert not engine.wins(mode, x, hidden)
         assert engines.select("auto", mode, x, hidden).name == "torch"
-    assert engines.select("auto", mode, torch.zeros(50, 1, 20), 256).name == "fused"  # batch 1: even wide
-    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 256).name == "torch"  # big and wide: GEMMs
+    assert engines.select("auto", mode, torch.zeros(50, 1, 20), 512).name == "fused"  # batch 1: even wide
+    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 256).name == "fused"
+    assert engines.select("auto", mode, torch.zeros(50, 256, 20), 512).name == "torch"  # 1.20-1.21×: too close
+    assert engines.select("auto", mode, torch.zeros(50, 512, 20), 20).name == "torch"  # batches not measured
     for other in (x.double(), x.half(), x[:1]):  # not measured faster: fp64, fp16, a single step
         assert engines.select("auto", mode, other, 20).name == "torch"
 
@@ -532,3 +534,17 @@ def test_which_batches_are_split_over_threads(monkeypatch):
     assert fused_cpu._rnn_team(like, 64, 20)[-1] == 2
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert fused_cpu._rnn_team(like, 256, 256)[-1] == 1
+
+
+def test_openmp_entry_points_are_found_in_torch_and_can_be_switched_off(monkeypatch):
+    """torch's Linux wheels run on GNU OpenMP, so the split path is tested there (the split tests would
+    otherwise skip); ``RNNLAB_FUSED_THREADS=0`` turns it off."""
+    import platform
+    import sys
+
+    from rnnlab.engines import team
+
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert all(team.team_addresses.__wrapped__())
+    monkeypatch.setenv("RNNLAB_FUSED_THREADS", "0")
+    assert team.team_addresses.__wrapped__() == (0, 0, 0)

@@ -378,18 +378,18 @@ class FusedCPUEngine:
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         """The region where ``rnnlab bench layer`` measured fused clearly faster than ``torch.nn`` (fp32, CPU).
 
-        Measured 2026-12-02 on the 2-core development machine (Intel Xeon, KVM; load average 0.8–1.1),
-        torch's default 2 threads, ``rnnlab bench layer --cell rnn|gru|lstm --json
-        benchmarks/results/layer-*-cpu.json``: speedup of forward + backward over ``torch.nn`` in the same
-        run, length 50, input size = hidden size.
+        Measured 2026-12-02 on the 2-core development machine (Intel Xeon, KVM), torch's default 2
+        threads, ``rnnlab bench layer --cell rnn|gru --json benchmarks/results/layer-*-cpu.json``: speedup of
+        forward + backward over ``torch.nn`` in the same run, length 50, input size = hidden size. The RNN
+        with its batch split over both threads (:func:`_rnn_team`); the GRU on one.
 
         =========  =========  =========  =========  =========  =========
         RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
         =========  =========  =========  =========  =========  =========
-        batch 1    7.89×      6.12×      6.05×      3.27×      2.07×
-        batch 16   5.18×      4.01×      2.39×      1.77×      1.46×
-        batch 64   3.81×      2.81×      1.66×      1.22×      1.22×
-        batch 256  2.34×      1.82×      1.55×      1.18×      1.08×
+        batch 1    7.07×      6.31×      6.36×      3.31×      2.23×
+        batch 16   5.37×      3.10×      3.64×      2.04×      2.00×
+        batch 64   3.46×      3.38×      2.25×      1.41×      1.35×
+        batch 256  3.04×      2.24×      1.73×      1.41×      1.20×
         GRU
         batch 1    15.3×      12.9×      7.37×      3.54×      1.76×
         batch 16   7.48×      3.34×      2.15×      1.60×      1.65×
@@ -397,19 +397,18 @@ class FusedCPUEngine:
         batch 256  1.78×      1.13×      1.11×      0.76×      0.87×
         =========  =========  =========  =========  =========  =========
 
-        Taken where the win is above 1.2× in this run and the one before it (2026-11-25, on an AMD EPYC
-        machine, with the engine before the one-thread products: RNN at batch 64 3.08 / 2.24 / 1.62 / 1.33
-        / 1.19×): closer than that is within run-to-run noise (RNN 256 at batch 64 measured 1.22–1.44× in
-        this session's runs, GRU 32 at batch 256 1.09×). torch keeps the rest, and batches above 256, which
-        were not measured. LSTM: 0.45–0.88× from batch 16 up (torch runs it through oneDNN) and 0.97–1.59×
-        at batch 1, so never. fp64 was not timed.
+        Taken where the win is above 1.2× in this run and in a second one (RNN, split: hidden 256 at batch
+        256 1.21×, hidden 512 at batch 64 1.43×, at batch 256 1.21×; GRU, the session's runs before:
+        hidden 32 at batch 256 1.09×): closer than that is within run-to-run noise, so RNN 512 at batch
+        256 stays with torch. torch keeps the rest, and batches above 256, which were not measured. LSTM:
+        0.45–0.88× from batch 16 up (torch runs it through oneDNN) and 0.97–1.59× at batch 1, so never.
+        fp64 was not timed.
         """
         seq_len, batch = x.shape[0], x.shape[1]
         if x.dtype != torch.float32 or seq_len < 8:
             return False
         if mode in ("rnn_tanh", "rnn_relu"):
-            return batch <= 16 and hidden_size <= 512 or batch <= 64 and hidden_size <= 256 or (
-                batch <= 256 and hidden_size <= 128)
+            return batch <= 64 and hidden_size <= 512 or batch <= 256 and hidden_size <= 256
         if mode == "gru":
             return batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64 or (
                 batch <= 256 and hidden_size <= 20)

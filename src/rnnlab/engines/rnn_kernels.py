@@ -13,8 +13,8 @@ each part is the same kernel (:func:`_forward_rows`, :func:`_backward_rows`) ove
 arithmetic is the same however many parts there are; the bias gradient is summed per part and the parts
 added in order. Measured on the 2-core development machine (forward kernel, 50 steps, one MKL thread per
 part, µs, one thread / two parts): batch 64 × hidden 64 299/205, 64 × 128 940/554, 64 × 256 3359/1926, 256 ×
-256 12448/6410, 32 × 64 259/160, 16 × 256 1161/585; 16 × 64 114/111 and 64 × 20 115/104 gain nothing (the
-caller decides: :func:`rnnlab.engines.fused_cpu._parts`).
+256 12448/6410, 32 × 64 259/160, 16 × 256 1161/585, but 16 × 64 114/111 and 64 × 20 115/104 (the caller
+decides how many parts: :func:`rnnlab.engines.fused_cpu._rnn_team`).
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units. ``lengths[n]`` is the real length of row ``n``: past
 it the state stays put, the output is zero and no gradient flows through the step.
