@@ -321,6 +321,19 @@ def test_broadcast_incoming_gradients_are_read_in_place(cell, fused_calls):
     assert fused_calls
 
 
+def _assert_weighted_gradients_match(ours, theirs, x, weight):
+    """The gradients of ``(out * weight).sum()`` (``weight`` broadcast over the output) w.r.t. the input and
+    every parameter, ours against torch's (fp64)."""
+    grads = []
+    for layer in (ours, theirs):
+        xg = x.clone().requires_grad_()
+        out, _ = layer(xg)
+        (out * weight).sum().backward()
+        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
 @pytest.mark.parametrize("cell", ["rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("broadcast", ["time", "batch"])
 def test_gradients_broadcast_along_one_dimension_match_torch(cell, broadcast, fused_calls):
@@ -330,14 +343,7 @@ def test_gradients_broadcast_along_one_dimension_match_torch(cell, broadcast, fu
     x = torch.randn(7, 5, INPUT, dtype=torch.float64)
     g = torch.Generator().manual_seed(4)
     weight = torch.randn((1, 5, 4) if broadcast == "time" else (7, 1, 4), generator=g, dtype=torch.float64)
-    grads = []
-    for layer in (ours, theirs):
-        xg = x.clone().requires_grad_()
-        out, _ = layer(xg)
-        (out * weight).sum().backward()
-        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    _assert_weighted_gradients_match(ours, theirs, x, weight)
     assert len(fused_calls) == 2
 
 
@@ -478,14 +484,7 @@ def test_rnn_split_over_threads_reads_a_broadcast_gradient(broadcast, split, fus
     x = torch.randn(LENGTH, 6, INPUT, dtype=torch.float64)
     shape = {"time": (1, 6, 4), "batch": (LENGTH, 1, 4), "both": (1, 1, 1)}[broadcast]
     weight = torch.randn(shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    grads = []
-    for layer in (ours, theirs):
-        xg = x.clone().requires_grad_()
-        out, _ = layer(xg)
-        (out * weight).sum().backward()
-        grads.append([xg.grad, *(p.grad for p in layer.parameters())])
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+    _assert_weighted_gradients_match(ours, theirs, x, weight)
     assert len(fused_calls) == 1 and min(split) >= 2
 
 
