@@ -295,7 +295,7 @@ def test_gemm_address_declines_where_it_should(monkeypatch):
         monkeypatch.setenv("RNNLAB_FUSED_BLAS", "0")
         assert not fresh()
         monkeypatch.delenv("RNNLAB_FUSED_BLAS")
-        monkeypatch.setattr(blas, "_torch_library", lambda: None)  # a torch build without the library
+        monkeypatch.setattr(blas, "torch_library", lambda: None)  # a torch build without the library
         assert not fresh()
         monkeypatch.undo()
         monkeypatch.setattr(blas, "_call_from_python", lambda *args: None)  # a ?gemm_ that computes nothing
@@ -383,7 +383,7 @@ def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
     address = blas.threads_address()
     if not address:
         pytest.skip("torch on this platform exports no MKL thread control")
-    get = blas._torch_library().MKL_Get_Max_Threads
+    get = blas.torch_library().MKL_Get_Max_Threads
     get.restype = ctypes.c_int
 
     @numba.njit
@@ -412,7 +412,7 @@ def test_a_fused_call_leaves_the_blas_threads_as_they_were(fused_calls):
 
     if not blas.threads_address():
         pytest.skip("torch on this platform exports no MKL thread control")
-    get = blas._torch_library().MKL_Get_Max_Threads
+    get = blas.torch_library().MKL_Get_Max_Threads
     get.restype = ctypes.c_int
     before = get()
     layer = rnn.RNN(16, 16, engine="fused")

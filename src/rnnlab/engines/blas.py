@@ -35,7 +35,7 @@ from numba.extending import intrinsic
 _NAMES = {np.dtype(np.float32): "sgemm_", np.dtype(np.float64): "dgemm_"}
 
 
-def _torch_library() -> ctypes.CDLL | None:
+def torch_library() -> ctypes.CDLL | None:
     """torch's CPU library, already loaded by ``import torch`` (opening it again only adds a handle)."""
     directory = os.path.join(os.path.dirname(torch.__file__), "lib")
     name = {"win32": "torch_cpu.dll", "darwin": "libtorch_cpu.dylib"}.get(sys.platform, "libtorch_cpu.so")
@@ -53,7 +53,7 @@ def gemm_address(dtype: np.dtype) -> int:
     dtype = np.dtype(dtype)
     if os.environ.get("RNNLAB_FUSED_BLAS", "1") == "0" or dtype not in _NAMES:
         return 0
-    library = _torch_library()
+    library = torch_library()
     if library is None or not hasattr(library, _NAMES[dtype]):
         return 0
     address = ctypes.cast(getattr(library, _NAMES[dtype]), ctypes.c_void_p).value or 0
@@ -76,7 +76,7 @@ def threads_address() -> int:
     products elsewhere keep their threads."""
     if os.environ.get("RNNLAB_FUSED_BLAS", "1") == "0":
         return 0
-    library = _torch_library()
+    library = torch_library()
     if library is None or not hasattr(library, "MKL_Set_Num_Threads_Local"):
         return 0
     return ctypes.cast(library.MKL_Set_Num_Threads_Local, ctypes.c_void_p).value or 0

@@ -171,12 +171,11 @@ def _backward_rows(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, bias_sum, 
 
 
 # A job: the int64 array a part reads its arguments from (addresses, sizes, flags), at these places.
-# Both: 0 the dtype's size in bytes, 1 L, 2 N, 3 H, 4 relu, 5 gemm, 6 threads, 7 omp_get_thread_num,
-# 8 omp_get_num_threads.
-# Forward: 9 x_proj, 10 h0, 11 w_hh, 12 b_hh, 13 its length, 14 lengths, 15 out, 16 its length, 17 hs.
-# Backward: 9 w_hh, 10 hs, 11 d_out, 12 its length, 13 its rows, 14 d_hn, 15 lengths, 16 d_pre, 17 d_h0,
-# 18 the parts' bias sums (float64, (parts, H) or (parts, 0)), 19 their length, 20 parts.
-_FORWARD_JOB, _BACKWARD_JOB = 18, 21
+# Both: 0 L, 1 N, 2 H, 3 relu, 4 gemm, 5 threads, 6 omp_get_thread_num, 7 omp_get_num_threads.
+# Forward: 8 x_proj, 9 h0, 10 w_hh, 11 b_hh, 12 its length, 13 lengths, 14 out, 15 its length, 16 hs.
+# Backward: 8 w_hh, 9 hs, 10 d_out, 11 its length, 12 its rows, 13 d_hn, 14 lengths, 15 d_pre, 16 d_h0,
+# 17 the parts' bias sums (float64, (parts, H) or (parts, 0)), 18 their length, 19 parts.
+_FORWARD_JOB, _BACKWARD_JOB = 17, 20
 
 
 @_inline
@@ -184,8 +183,8 @@ def _job(like, relu, gemm, threads, team, size):
     """A job of ``size`` with its common head filled in (see above)."""
     job = np.zeros(size, dtype=np.int64)
     seq_len, batch, hidden = like.shape
-    job[0], job[1], job[2], job[3] = like.itemsize, seq_len, batch, hidden
-    job[4], job[5], job[6], job[7], job[8] = 1 if relu else 0, gemm, threads, team[1], team[2]
+    job[0], job[1], job[2] = seq_len, batch, hidden
+    job[3], job[4], job[5], job[6], job[7] = 1 if relu else 0, gemm, threads, team[1], team[2]
     return job
 
 
@@ -194,34 +193,34 @@ def _rows_of_this_part(job):
     """Rows ``(n0, n1)`` of the thread running this part, and the part's index: the batch split evenly over
     the team's threads (``omp_get_num_threads`` inside the region: the runtime may start fewer than asked
     for); all rows where the job names no OpenMP runtime (run on the calling thread alone)."""
-    if job[8] == 0:
-        return job[2] * 0, job[2], job[2] * 0
-    part, parts = call_int0(job[7]), call_int0(job[8])
-    return part * job[2] // parts, (part + 1) * job[2] // parts, part
+    if job[7] == 0:
+        return job[1] * 0, job[1], job[1] * 0
+    part, parts = call_int0(job[6]), call_int0(job[7])
+    return part * job[1] // parts, (part + 1) * job[1] // parts, part
 
 
 @_inline
 def _forward_part_typed(job, dtype):
-    seq_len, batch, hidden = job[1], job[2], job[3]
+    seq_len, batch, hidden = job[0], job[1], job[2]
     n0, n1, _ = _rows_of_this_part(job)
-    out_len = job[16]
-    out = array_at(job[15], (out_len, batch if out_len else 0, hidden if out_len else 0), dtype)
-    _forward_rows(array_at(job[9], (seq_len, batch, hidden), dtype), array_at(job[10], (batch, hidden), dtype),
-                  array_at(job[11], (hidden, hidden), dtype), array_at(job[12], (job[13],), dtype),
-                  array_at(job[14], (batch,), np.int64), job[4] != 0, out,
-                  array_at(job[17], (seq_len + 1, batch, hidden), dtype), job[5], job[6], n0, n1)
+    out_len = job[15]
+    out = array_at(job[14], (out_len, batch if out_len else 0, hidden if out_len else 0), dtype)
+    _forward_rows(array_at(job[8], (seq_len, batch, hidden), dtype), array_at(job[9], (batch, hidden), dtype),
+                  array_at(job[10], (hidden, hidden), dtype), array_at(job[11], (job[12],), dtype),
+                  array_at(job[13], (batch,), np.int64), job[3] != 0, out,
+                  array_at(job[16], (seq_len + 1, batch, hidden), dtype), job[4], job[5], n0, n1)
 
 
 @_inline
 def _backward_part_typed(job, dtype):
-    seq_len, batch, hidden = job[1], job[2], job[3]
+    seq_len, batch, hidden = job[0], job[1], job[2]
     n0, n1, part = _rows_of_this_part(job)
-    bias_sums = array_at(job[18], (job[20], job[19]), np.float64)
-    _backward_rows(array_at(job[9], (hidden, hidden), dtype), array_at(job[10], (seq_len + 1, batch, hidden), dtype),
-                   array_at(job[11], (job[12], job[13], hidden), dtype), array_at(job[14], (batch, hidden), dtype),
-                   array_at(job[15], (batch,), np.int64), job[4] != 0,
-                   array_at(job[16], (seq_len, batch, hidden), dtype), array_at(job[17], (batch, hidden), dtype),
-                   bias_sums[part], job[5], job[6], n0, n1)
+    bias_sums = array_at(job[17], (job[19], job[18]), np.float64)
+    _backward_rows(array_at(job[8], (hidden, hidden), dtype), array_at(job[9], (seq_len + 1, batch, hidden), dtype),
+                   array_at(job[10], (job[11], job[12], hidden), dtype), array_at(job[13], (batch, hidden), dtype),
+                   array_at(job[14], (batch,), np.int64), job[3] != 0,
+                   array_at(job[15], (seq_len, batch, hidden), dtype), array_at(job[16], (batch, hidden), dtype),
+                   bias_sums[part], job[4], job[5], n0, n1)
 
 
 # One thread's part of rnn_forward / rnn_backward, as ``cfunc``s taking the job's address (``data``); one
@@ -279,13 +278,13 @@ def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads, t
     """
     alone = parts < 2 or team[0] == 0
     job = _job(x_proj, relu, gemm, threads, (0, 0, 0) if alone else team, _FORWARD_JOB)
-    job[9], job[10], job[11], job[12], job[13] = (x_proj.ctypes.data, h0.ctypes.data, w_hh.ctypes.data,
+    job[8], job[9], job[10], job[11], job[12] = (x_proj.ctypes.data, h0.ctypes.data, w_hh.ctypes.data,
                                                   b_hh.ctypes.data, b_hh.shape[0])
-    job[14], job[15], job[16], job[17] = lengths.ctypes.data, out.ctypes.data, out.shape[0], hs.ctypes.data
+    job[13], job[14], job[15], job[16] = lengths.ctypes.data, out.ctypes.data, out.shape[0], hs.ctypes.data
     if alone:
-        run_alone(part, job.ctypes.data)
+        run_alone(part, job)
     else:
-        run_team(team[0], part, job.ctypes.data, parts)
+        run_team(team[0], part, job, parts)
 
 
 @_jit
@@ -306,14 +305,14 @@ def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm
         parts = 1
     bias_sums = np.zeros((parts, hidden if with_bias else 0), dtype=np.float64)
     job = _job(d_pre, relu, gemm, threads, (0, 0, 0) if alone else team, _BACKWARD_JOB)
-    job[9], job[10], job[11], job[12], job[13] = (w_hh.ctypes.data, hs.ctypes.data, d_out.ctypes.data,
+    job[8], job[9], job[10], job[11], job[12] = (w_hh.ctypes.data, hs.ctypes.data, d_out.ctypes.data,
                                                   d_out.shape[0], d_out.shape[1])
-    job[14], job[15], job[16], job[17] = d_hn.ctypes.data, lengths.ctypes.data, d_pre.ctypes.data, d_h0.ctypes.data
-    job[18], job[19], job[20] = bias_sums.ctypes.data, bias_sums.shape[1], parts
+    job[13], job[14], job[15], job[16] = d_hn.ctypes.data, lengths.ctypes.data, d_pre.ctypes.data, d_h0.ctypes.data
+    job[17], job[18], job[19] = bias_sums.ctypes.data, bias_sums.shape[1], parts
     if alone:
-        run_alone(part, job.ctypes.data)
+        run_alone(part, job)
     else:
-        run_team(team[0], part, job.ctypes.data, parts)
+        run_team(team[0], part, job, parts)
     if with_bias:
         for j in range(hidden):
             total = 0.0

@@ -14,8 +14,8 @@ OpenMP runtime torch's CPU library links (found through torch's library, so it i
 the same threads as torch's); where there is none (builds without GNU-compatible OpenMP), or with
 ``RNNLAB_FUSED_THREADS=0``, it returns zeros and the kernels run on the calling thread alone.
 
-``fn`` is a numba ``cfunc`` taking one pointer: an int64 array (the *job*) of the addresses and sizes of
-the arrays it works on, rebuilt on each thread with :func:`array_at`. Addresses travel as plain integers
+``fn`` is a numba ``cfunc`` taking one pointer: to an int64 array (the *job*) of the addresses and sizes
+of the arrays it works on, rebuilt on each thread with :func:`array_at`. Addresses travel as plain integers
 so that numba can still cache the kernels on disk.
 
 This module needs numba; :mod:`rnnlab.engines.rnn_kernels` imports it.
@@ -31,7 +31,7 @@ from llvmlite import ir
 from numba import carray, types
 from numba.extending import intrinsic, overload
 
-from rnnlab.engines.blas import _torch_library
+from rnnlab.engines.blas import torch_library
 
 _NAMES = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
 
@@ -42,19 +42,32 @@ def team_addresses() -> tuple[int, int, int]:
     runtime torch runs on, or ``(0, 0, 0)`` where it has none of them or ``RNNLAB_FUSED_THREADS=0``."""
     if os.environ.get("RNNLAB_FUSED_THREADS", "1") == "0":
         return 0, 0, 0
-    library = _torch_library()  # a handle on torch's library finds the symbols of the libraries it links
+    library = torch_library()  # a handle on torch's library finds the symbols of the libraries it links
     if library is None or not all(hasattr(library, name) for name in _NAMES):
         return 0, 0, 0
     addresses = tuple(ctypes.cast(getattr(library, name), ctypes.c_void_p).value or 0 for name in _NAMES)
     return addresses if all(addresses) else (0, 0, 0)
 
 
+def _job_pointer(context, builder, job_type, job):
+    """The data pointer of the job array (as ``void *``)."""
+    data = context.make_array(job_type)(context, builder, job).data
+    return builder.bitcast(data, ir.IntType(8).as_pointer())
+
+
+def _is_job(job) -> bool:
+    return isinstance(job, types.Array) and job.dtype == types.int64 and job.layout == "C"
+
+
 @intrinsic
-def run_team(typingctx, gomp_parallel, fn, data, threads):
-    """``GOMP_parallel(fn, data, threads, 0)`` at the integer address ``gomp_parallel``: run the C function
-    ``void fn(void *)`` at address ``fn`` on ``threads`` threads of the OpenMP team, each with the pointer
-    ``data`` (an integer address); returns when every thread has."""
-    if not all(isinstance(a, types.Integer) for a in (gomp_parallel, fn, data, threads)):
+def run_team(typingctx, gomp_parallel, fn, job, threads):
+    """``GOMP_parallel(fn, job's data, threads, 0)`` at the integer address ``gomp_parallel``: run the C
+    function ``void fn(void *)`` at address ``fn`` on ``threads`` threads of the OpenMP team, each with a
+    pointer to the int64 array ``job``; returns when every thread has. The array itself is the argument
+    (not its address) so that numba keeps it alive until the call returns: taken as ``job.ctypes.data``,
+    an array whose last use that was would be freed before the threads read it."""
+    if not (isinstance(gomp_parallel, types.Integer) and isinstance(fn, types.Integer) and _is_job(job)
+            and isinstance(threads, types.Integer)):
         return None
 
     def codegen(context, builder, signature, args):
@@ -63,26 +76,27 @@ def run_team(typingctx, gomp_parallel, fn, data, threads):
         function_type = ir.FunctionType(ir.VoidType(), [part_type.as_pointer(), byte_pointer, int32, int32])
         function = builder.inttoptr(args[0], function_type.as_pointer())
         builder.call(function, [builder.inttoptr(args[1], part_type.as_pointer()),
-                                builder.inttoptr(args[2], byte_pointer), builder.trunc(args[3], int32),
-                                ir.Constant(int32, 0)])
+                                _job_pointer(context, builder, signature.args[2], args[2]),
+                                builder.trunc(args[3], int32), ir.Constant(int32, 0)])
         return context.get_dummy_value()
 
-    return types.void(gomp_parallel, fn, data, threads), codegen
+    return types.void(gomp_parallel, fn, job, threads), codegen
 
 
 @intrinsic
-def run_alone(typingctx, fn, data):
-    """``fn(data)`` on this thread alone: the C function ``void fn(void *)`` at the integer address ``fn``."""
-    if not (isinstance(fn, types.Integer) and isinstance(data, types.Integer)):
+def run_alone(typingctx, fn, job):
+    """``fn(job's data)`` on this thread alone: the C function ``void fn(void *)`` at the integer address
+    ``fn``, with a pointer to the int64 array ``job`` (kept alive as in :func:`run_team`)."""
+    if not (isinstance(fn, types.Integer) and _is_job(job)):
         return None
 
     def codegen(context, builder, signature, args):
         byte_pointer = ir.IntType(8).as_pointer()
         function = builder.inttoptr(args[0], ir.FunctionType(ir.VoidType(), [byte_pointer]).as_pointer())
-        builder.call(function, [builder.inttoptr(args[1], byte_pointer)])
+        builder.call(function, [_job_pointer(context, builder, signature.args[1], args[1])])
         return context.get_dummy_value()
 
-    return types.void(fn, data), codegen
+    return types.void(fn, job), codegen
 
 
 @intrinsic
