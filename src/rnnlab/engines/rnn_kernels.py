@@ -194,7 +194,7 @@ def _rows_of_this_part(job):
     the team's threads (``omp_get_num_threads`` inside the region: the runtime may start fewer than asked
     for); all rows where the job names no OpenMP runtime (run on the calling thread alone)."""
     if job[7] == 0:
-        return job[1] * 0, job[1], job[1] * 0
+        return 0, job[1], 0
     part, parts = call_int0(job[6]), call_int0(job[7])
     return part * job[1] // parts, (part + 1) * job[1] // parts, part
 
