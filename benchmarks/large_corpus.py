@@ -60,7 +60,7 @@ def child(path: str, workdir: str, steps: int) -> dict:
     from rnnlab import train
     from rnnlab.data.text import Corpus
     from rnnlab.models import CharLM
-    from rnnlab.text import TextConfig, TextTask
+    from rnnlab.text.estimator import TextConfig, TextTask
 
     start = time.perf_counter()
     corpus = Corpus.build(Path(path), out=Path(workdir) / "corpus.bin")

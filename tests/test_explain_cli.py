@@ -63,7 +63,7 @@ def test_explain_hidden_default_model(tmp_path):
 def test_explain_hidden_traces_a_saved_forecaster(tmp_path):
     import numpy as np
 
-    from rnnlab.forecast import Forecaster
+    from rnnlab.forecast.estimator import Forecaster
 
     series = np.sin(np.linspace(0, 20, 120))
     forecaster = Forecaster(hidden_size=5, lookback=8, horizon=1, epochs=1, device="cpu", quiet=True)

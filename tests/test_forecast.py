@@ -10,7 +10,7 @@ import torch
 
 import rnnlab
 from rnnlab.data import load, sine, windows
-from rnnlab.forecast import ForecastConfig, Forecaster, ForecastNet, WindowTask
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet, WindowTask
 from rnnlab.metrics import LinearAR, forecast_metrics
 
 QUICK = dict(epochs=3, quiet=True, device="cpu")

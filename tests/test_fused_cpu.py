@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 import rnnlab.nn as rnn
 from oracle import BATCH, CELLS, INPUT, LENGTH, TOL, assert_same_as_torch, clone, flat, pair, states
 from rnnlab import engines
-from rnnlab.engines import fused_cpu
+from rnnlab.engines.fused import engine as fused_cpu
 
 pytest.importorskip("numba")
 
@@ -34,7 +34,7 @@ def fused_calls(monkeypatch):
 def product(request, monkeypatch):
     """Runs a test once with the BLAS product in the kernels and once with their own loop; records the
     addresses the engine handed to the kernels."""
-    from rnnlab.engines import blas
+    from rnnlab.engines.fused import blas
 
     used = []
     real = fused_cpu._gemm
@@ -167,7 +167,7 @@ def test_numba_that_fails_to_import_is_declined(monkeypatch):
     import sys
 
     monkeypatch.setattr(fused_cpu, "kernels", fused_cpu._NOT_LOADED)
-    monkeypatch.setitem(sys.modules, "rnnlab.engines.fused_kernels", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "rnnlab.engines.fused.kernels", None)  # import raises ImportError
     assert not engines.get("fused").supports("rnn_tanh", torch.zeros(5, 2, 3), None)
     assert fused_cpu.kernels is None
 
@@ -210,7 +210,7 @@ def test_auto_layer_uses_fused_per_layer_where_it_wins(fused_calls):
 def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
     import numba
 
-    from rnnlab.engines import fused_kernels
+    from rnnlab.engines.fused import kernels as fused_kernels
 
     real_njit = numba.njit
 
@@ -236,7 +236,7 @@ def test_the_rnn_parts_compile_in_memory_where_the_cache_is_not_writable(monkeyp
 
     import numba
 
-    from rnnlab.engines import rnn_kernels
+    from rnnlab.engines.fused import rnn_kernels
 
     real_cfunc = numba.cfunc
 
@@ -281,7 +281,7 @@ def test_both_products_match_torch_at_batches_that_use_blas(cell, dtype, product
 
 
 def test_gemm_address_declines_where_it_should(monkeypatch):
-    from rnnlab.engines import blas
+    from rnnlab.engines.fused import blas
 
     def fresh(dtype=np.float32):
         blas.gemm_address.cache_clear()
@@ -378,7 +378,7 @@ def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
 
     import numba
 
-    from rnnlab.engines import blas, fused_kernels
+    from rnnlab.engines.fused import blas, kernels as fused_kernels
 
     address = blas.threads_address()
     if not address:
@@ -408,7 +408,7 @@ def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
 def test_a_fused_call_leaves_the_blas_threads_as_they_were(fused_calls):
     import ctypes
 
-    from rnnlab.engines import blas
+    from rnnlab.engines.fused import blas
 
     if not blas.threads_address():
         pytest.skip("torch on this platform exports no MKL thread control")
@@ -426,7 +426,7 @@ def test_a_fused_call_leaves_the_blas_threads_as_they_were(fused_calls):
 def split(monkeypatch):
     """Makes the RNN's kernels split every batch over torch's threads (at least two, whatever the machine:
     the OpenMP runtime starts them even on one core), and records how many parts each call used."""
-    from rnnlab.engines import team
+    from rnnlab.engines.fused import team
 
     if not team.team_addresses()[0]:
         pytest.skip("torch on this platform runs on no GNU-compatible OpenMP runtime")
@@ -514,7 +514,7 @@ def test_rnn_runs_on_one_thread_without_an_openmp_team(monkeypatch, fused_calls)
 def test_which_batches_are_split_over_threads(monkeypatch):
     """Split where each part keeps 8 rows and 32 × 20 × 20 multiply-adds a step, over at most torch's
     threads; never on one thread."""
-    from rnnlab.engines import team
+    from rnnlab.engines.fused import team
 
     if not team.team_addresses()[0]:
         pytest.skip("torch on this platform runs on no GNU-compatible OpenMP runtime")
@@ -541,7 +541,7 @@ def test_openmp_entry_points_are_found_in_torch_and_can_be_switched_off(monkeypa
     import platform
     import sys
 
-    from rnnlab.engines import team
+    from rnnlab.engines.fused import team
 
     if sys.platform == "linux" and platform.machine() == "x86_64":
         assert all(team.team_addresses.__wrapped__())

@@ -9,11 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlab import text
+from rnnlab.text import estimator as text
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
-from rnnlab.stepper import Stepper
-from rnnlab.text import CharModel, split_loss
+from rnnlab.text.generate import Stepper
+from rnnlab.text.estimator import CharModel, split_loss
 
 TEXT = "the cat sat on the mat. the dog sat on the log.\n" * 60
 SMALL = dict(hidden_size=16, num_layers=1, embedding_size=8, batch_size=4, seq_len=12, eval_every=4, quiet=True)
@@ -67,7 +67,7 @@ def test_compiled_sampler_draws_what_the_numpy_steps_draw(cell, temperature, top
 
 
 def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(monkeypatch):
-    from rnnlab import stepper
+    from rnnlab.text import generate as stepper
 
     asked = []
     monkeypatch.setattr(stepper.fused_cpu, "kernels", None)  # as without numba
@@ -88,7 +88,7 @@ def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(
 
 
 def test_sampler_stays_compiled_at_any_length_once_loaded(monkeypatch):
-    from rnnlab import stepper
+    from rnnlab.text import generate as stepper
 
     calls = []
 

@@ -48,7 +48,8 @@ def _cmd_lesson(args: argparse.Namespace) -> int:
 
 
 def _cmd_text(args: argparse.Namespace) -> int:
-    from rnnlab import checkpoint, config, text
+    from rnnlab import checkpoint, config
+    from rnnlab.text import estimator as text
 
     if args.epochs is not None:
         raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
@@ -73,7 +74,7 @@ def _cmd_text(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from rnnlab import text
+    from rnnlab.text import estimator as text
 
     model = text.CharModel.load(args.model)
     chars = model.generate(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
@@ -89,7 +90,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from rnnlab import config, forecast, forecast_run
+    from rnnlab import config
+    from rnnlab.forecast import estimator as forecast, run as forecast_run
 
     settings = config.resolve(forecast.ForecastConfig, args.config, overrides(args, "resume", "out"),
                               section="forecast")
@@ -106,7 +108,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from rnnlab import config, forecast_run
+    from rnnlab import config
+    from rnnlab.forecast import run as forecast_run
 
     s = config.resolve(forecast_run.PredictConfig, args.config, overrides(args), section="predict")
     if s.model is None:

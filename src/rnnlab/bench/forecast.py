@@ -22,8 +22,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from rnnlab.forecast import ForecastConfig, Forecaster
-from rnnlab.forecast_run import BASELINES, prepare
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster
+from rnnlab.forecast.run import BASELINES, prepare
 from rnnlab.metrics import forecast_metrics
 
 # (label, settings over the defaults)

@@ -10,7 +10,7 @@ engine's outputs and gradients (input, initial state, every parameter) are compa
 
 A second table times one step through the layer — length 1, batch 1, no gradient, state carried — as a
 loop that feeds a layer one step at a time would. (rnnlab's own generation does not go through a layer:
-:mod:`rnnlab.stepper` runs the whole network per character; ``rnnlab bench sample`` times it.)
+:mod:`rnnlab.text.generate` runs the whole network per character; ``rnnlab bench sample`` times it.)
 
 Usage::
 

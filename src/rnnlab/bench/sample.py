@@ -3,7 +3,7 @@
 Three ways of producing text, measured in the same run on the same network:
 
 - ``compiled``: what :meth:`rnnlab.CharModel.generate` does for long samples — the prime read once, then
-  the characters drawn by :meth:`rnnlab.stepper.Stepper.tokens`, 1,024 per numba call (no dispatch per
+  the characters drawn by :meth:`rnnlab.text.generate.Stepper.tokens`, 1,024 per numba call (no dispatch per
   character; its one-off start, ~0.8 s a process, is left out as a warm-up);
 - ``numpy steps``: the same draws through the NumPy stepper, one step of NumPy calls per character (what
   ``generate`` does for short samples and without numba; the same text for the same seed);
@@ -30,8 +30,8 @@ import numpy as np
 
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
-from rnnlab.stepper import Stepper
-from rnnlab.text import CharModel
+from rnnlab.text.generate import Stepper
+from rnnlab.text.estimator import CharModel
 
 SIZES = ((2, 256), (1, 64))  # (layers, hidden): rnnlab text's default, the lesson's
 

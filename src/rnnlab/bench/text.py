@@ -28,7 +28,7 @@ from torch import nn
 
 from rnnlab.bench.sample import chars_per_second
 from rnnlab.data.text import Corpus, stream_batches
-from rnnlab.text import LN2, CharModel, split_loss
+from rnnlab.text.estimator import LN2, CharModel, split_loss
 
 
 class PlainCharRNN(nn.Module):

@@ -97,7 +97,7 @@ def _register_builtin() -> None:
     register(loop.LoopEngine())
     register(native.TorchEngine())
     try:
-        from rnnlab.engines import fused_cpu
+        from rnnlab.engines.fused import engine as fused_cpu
     except ImportError:  # not built yet
         return
     # registered even where numba is missing: its supports() then says no and select() falls back

@@ -162,7 +162,7 @@ def saved_forecaster(run_dir: str | Path) -> tuple[SequenceRegressor, Tensor, st
     if hasattr(rnnlab, "load"):
         forecaster = rnnlab.load(run_dir)
     else:  # rnnlab.load not in this build: the forecaster's own loader
-        from rnnlab.forecast import Forecaster
+        from rnnlab.forecast.estimator import Forecaster
 
         forecaster = Forecaster.load(run_dir)
     model = getattr(forecaster, "model_", None)

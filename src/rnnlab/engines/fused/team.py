@@ -18,7 +18,7 @@ the same threads as torch's); where there is none (builds without GNU-compatible
 of the arrays it works on, rebuilt on each thread with :func:`array_at`. Addresses travel as plain integers
 so that numba can still cache the kernels on disk.
 
-This module needs numba; :mod:`rnnlab.engines.rnn_kernels` imports it.
+This module needs numba; :mod:`rnnlab.engines.fused.rnn_kernels` imports it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from llvmlite import ir
 from numba import carray, types
 from numba.extending import intrinsic, overload
 
-from rnnlab.engines.blas import torch_library
+from rnnlab.engines.fused.blas import torch_library
 
 _NAMES = ("GOMP_parallel", "omp_get_thread_num", "omp_get_num_threads")
 

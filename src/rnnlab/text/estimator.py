@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from rnnlab import checkpoint, config as cfg
 from rnnlab.data.text import BUILTIN, SPLIT, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM
-from rnnlab.stepper import Stepper
+from rnnlab.text.generate import Stepper
 
 DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report

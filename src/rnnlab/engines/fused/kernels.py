@@ -1,10 +1,10 @@
 """Numba kernels of the fused CPU engine: the recurrence of one layer-direction, forward and backward in time.
 
 Only the recurrence lives here; the input projection of every step and the weight gradients are one
-matrix product each, done by torch in :mod:`rnnlab.engines.fused_cpu`. Every kernel goes step by step
+matrix product each, done by torch in :mod:`rnnlab.engines.fused.engine`. Every kernel goes step by step
 over the whole batch, so the recurrence's product ``h_{t-1} W_hhᵀ`` of all rows is one matrix product per
 step (:func:`_add_product`): through the BLAS ``?gemm_`` whose address the caller passes
-(:mod:`rnnlab.engines.blas`), or, where it passes 0, the kernels' own loop (:func:`_add_matmul`), four
+(:mod:`rnnlab.engines.fused.blas`), or, where it passes 0, the kernels' own loop (:func:`_add_matmul`), four
 rows at a time sharing each row of a zero-padded ``W_hhᵀ`` loaded from cache. The loop is written as
 ``Σ_k h_{t-1}[k] · W_hhᵀ[k, :]`` so that its inner loop runs along contiguous memory with no reduction
 (vectorised by LLVM; ``fastmath`` only as ``contract``, fusing multiply–adds, and summed in a fixed order,
@@ -16,7 +16,7 @@ thread and puts the thread's earlier BLAS setting back before it returns (:func:
 
 This module holds what every cell shares (the products, tanh and σ), the GRU's and the LSTM's kernels and
 the compiled sampler (:func:`generate`); the Elman RNN's kernels, which can also split the batch over
-torch's threads, are in :mod:`rnnlab.engines.rnn_kernels`.
+torch's threads, are in :mod:`rnnlab.engines.fused.rnn_kernels`.
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units, ``G`` gate rows (``H``, ``3H`` GRU, ``4H`` LSTM).
 Every kernel writes into arrays the caller allocates (torch tensors seen through ``.numpy()``), and
@@ -37,7 +37,7 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-from rnnlab.engines.blas import call_int, fortran_gemm
+from rnnlab.engines.fused.blas import call_int, fortran_gemm
 
 
 def _jit(func, fastmath=False, inline="never"):
@@ -209,7 +209,7 @@ def _blas_scratch(like):
 @_jit
 def _gemm_into(c, a, b, gemm, scratch, accumulate, transpose_b=False):
     """``c = a @ b``, or ``c += a @ b`` with ``accumulate``, through the BLAS ``?gemm_`` at address ``gemm``
-    (:mod:`rnnlab.engines.blas`): ``a`` ``(M, K)``, ``b`` ``(K, J)`` (or ``(J, K)`` with ``transpose_b``, for
+    (:mod:`rnnlab.engines.fused.blas`): ``a`` ``(M, K)``, ``b`` ``(K, J)`` (or ``(J, K)`` with ``transpose_b``, for
     ``a @ bᵀ``), ``c`` ``(M, J)``, each with contiguous rows (any row stride)."""
     ints, scalars, trans = scratch
     # row-major c = a b is column-major cᵀ = bᵀ aᵀ: sizes (J, M, K), leading dimensions the row strides
@@ -229,7 +229,7 @@ def _gemm_into(c, a, b, gemm, scratch, accumulate, transpose_b=False):
 def _add_product(acc, h, w_t, gemm, scratch):
     """``acc += h @ w_t`` (``h`` ``(M, K)``, ``w_t`` ``(K, J)``, ``acc`` ``(M, J)``, rows contiguous): through
     the BLAS ``?gemm_`` at address ``gemm`` (:func:`_gemm_into`), or :func:`_add_matmul` where it is 0
-    (the caller decides, by size: :func:`rnnlab.engines.fused_cpu._gemm`)."""
+    (the caller decides, by size: :func:`rnnlab.engines.fused.engine._gemm`)."""
     if gemm == 0:
         _add_matmul(acc, h, w_t)
     else:
@@ -238,7 +238,7 @@ def _add_product(acc, h, w_t, gemm, scratch):
 
 @_jit
 def _serial_begin(threads):
-    """Where ``threads`` is the address of ``mkl_set_num_threads_local`` (:func:`rnnlab.engines.blas.threads_address`),
+    """Where ``threads`` is the address of ``mkl_set_num_threads_local`` (:func:`rnnlab.engines.fused.blas.threads_address`),
     set this thread's BLAS to one thread and return the earlier setting; 0 does nothing."""
     return call_int(threads, 1) if threads != 0 else 0
 

@@ -26,7 +26,7 @@ import pandas as pd
 from rnnlab import checkpoint
 from rnnlab.config import resolve, to_dict
 from rnnlab.data import series as sd
-from rnnlab.forecast import ForecastConfig, Forecaster
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")

@@ -2,19 +2,19 @@
 the batch on one thread or over parts of it on several.
 
 ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` (or relu). The input projection ``W_ih x_t + b_ih`` of
-every step comes in as ``x_proj``, one matrix product done by torch (:mod:`rnnlab.engines.fused_cpu`); the
+every step comes in as ``x_proj``, one matrix product done by torch (:mod:`rnnlab.engines.fused.engine`); the
 kernels run the recurrence step by step over the rows they are given: one product ``h_{t-1} W_hhᵀ`` of
 those rows per step (through the BLAS ``?gemm_`` whose address the caller passes, or the kernels' own loop
-where it passes 0: :mod:`rnnlab.engines.fused_kernels`), then the nonlinearity.
+where it passes 0: :mod:`rnnlab.engines.fused.kernels`), then the nonlinearity.
 
 The rows of a batch are independent through time, so :func:`rnn_forward` and :func:`rnn_backward` can
-split them into ``parts`` and run one part on each of torch's OpenMP threads (:mod:`rnnlab.engines.team`):
+split them into ``parts`` and run one part on each of torch's OpenMP threads (:mod:`rnnlab.engines.fused.team`):
 each part is the same kernel (:func:`_forward_rows`, :func:`_backward_rows`) over its own rows, so a row's
 arithmetic is the same however many parts there are; the bias gradient is summed per part and the parts
 added in order. Measured on the 2-core development machine (forward kernel, 50 steps, one MKL thread per
 part, µs, one thread / two parts): batch 64 × hidden 64 299/205, 64 × 128 940/554, 64 × 256 3359/1926, 256 ×
 256 12448/6410, 32 × 64 259/160, 16 × 256 1161/585, but 16 × 64 114/111 and 64 × 20 115/104 (the caller
-decides how many parts: :func:`rnnlab.engines.fused_cpu._rnn_team`).
+decides how many parts: :func:`rnnlab.engines.fused.engine._rnn_team`).
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units. ``lengths[n]`` is the real length of row ``n``: past
 it the state stays put, the output is zero and no gradient flows through the step.
@@ -29,9 +29,9 @@ import numba
 import numpy as np
 from numba import types
 
-from rnnlab.engines.fused_kernels import (_ONE, _ZERO, _add_matmul, _add_product, _gemm_into, _jit, _operands,
+from rnnlab.engines.fused.kernels import (_ONE, _ZERO, _add_matmul, _add_product, _gemm_into, _jit, _operands,
                                           _serial_begin, _serial_end, _tanh)
-from rnnlab.engines.team import address_of, array_at, call_int0, run_alone, run_team
+from rnnlab.engines.fused.team import address_of, array_at, call_int0, run_alone, run_team
 
 # the row kernels and the parts' plumbing: compiled into their callers only (each part function, and the
 # drivers), not also on their own
@@ -266,9 +266,9 @@ def _compile_part(part):
 @_jit
 def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads, team, part, parts):
     """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh`` ``(H, H)``; ``b_hh`` ``(H,)`` (length 0: none);
-    ``gemm`` the BLAS product's address or 0 (:func:`~rnnlab.engines.fused_kernels._add_product`);
-    ``threads`` MKL's thread setter or 0 (:func:`~rnnlab.engines.fused_kernels._serial_begin`); ``team``
-    :func:`rnnlab.engines.team.team_addresses`, ``part`` the first of :func:`part_addresses`, ``parts``
+    ``gemm`` the BLAS product's address or 0 (:func:`~rnnlab.engines.fused.kernels._add_product`);
+    ``threads`` MKL's thread setter or 0 (:func:`~rnnlab.engines.fused.kernels._serial_begin`); ``team``
+    :func:`rnnlab.engines.fused.team.team_addresses`, ``part`` the first of :func:`part_addresses`, ``parts``
     how many threads to split the rows over (1: all on this thread).
 
     Writes ``hs`` ``(L + 1, N, H)``, with ``hs[0] = h0`` and ``hs[t + 1]`` the state after step ``t`` (kept for

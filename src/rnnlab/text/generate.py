@@ -5,7 +5,7 @@ arithmetic) decides the speed. :class:`Stepper` runs the same equations as :mod:
 on NumPy vectors, with the embedding folded into the first layer's input projection; tests check it
 against ``CharLM.forward`` for every cell. :meth:`Stepper.tokens` samples many characters at once: for
 long samples in one numba call per 1,024 characters where the fused engine's kernels load
-(:func:`rnnlab.engines.fused_kernels.generate`, no per-step dispatch at all), else step by step in NumPy.
+(:func:`rnnlab.engines.fused.kernels.generate`, no per-step dispatch at all), else step by step in NumPy.
 Both draw the same Gumbel noise from the same generator, so a seed gives the same text either way (up
 to float32 rounding in near ties).
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.engines import fused_cpu
+from rnnlab.engines.fused import engine as fused_cpu
 from rnnlab.models import CharLM
 
 CHUNK = 1024  # characters per draw of Gumbel noise (and per kernel call)
@@ -98,7 +98,7 @@ class Stepper:
                 logits = self(i)
 
     def _arrays(self):
-        """The weights and state as :func:`~rnnlab.engines.fused_kernels.generate` takes them (built once;
+        """The weights and state as :func:`~rnnlab.engines.fused.kernels.generate` takes them (built once;
         the state arrays are this stepper's own, so the kernel's updates carry over)."""
         if self._packed is None:
             t = lambda ws: np.ascontiguousarray(np.stack([w.T for w in ws]))  # noqa: E731  (layers, H, G)

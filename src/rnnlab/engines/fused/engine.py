@@ -5,7 +5,7 @@ Small recurrent layers (hidden 20–256) spend their time in per-step framework 
 allocations. This engine does what can be done in bulk in bulk, with torch — the input projection
 ``W_ih x_t + b_ih (+ b_hh)`` of every step as one matrix product, and after the backward pass ``dx``,
 ``dW_ih``, ``dW_hh`` as one matrix product each — and runs only the recurrence itself, forward and
-backward through time, in numba kernels (:mod:`rnnlab.engines.fused_kernels`) with no dispatch per step
+backward through time, in numba kernels (:mod:`rnnlab.engines.fused.kernels`) with no dispatch per step
 (the Elman RNN's kernels also add ``b_hh`` and sum the bias gradient as they go). One
 ``torch.autograd.Function`` per layer-direction holds it together, so the layer trains like any other;
 double backward (``create_graph=True``) is refused with a ``RuntimeError`` rather than silently wrong.
@@ -21,14 +21,14 @@ not the per-op cost that dominates here), and ``torch.compile`` on CPU needs a C
 inductor backend and recompiles for every new length. Plain torch is the ``torch`` engine itself.
 
 Inside the kernels, the product ``h_{t-1} W_hhᵀ`` of the whole batch per step goes to the BLAS that torch
-is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.blas`) where torch exports it
+is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.fused.blas`) where torch exports it
 and the product is big enough to pay for the call (:func:`_gemm`), else to the kernels' own vectorised
 loop; small products run on the kernel's own thread (:func:`_serial`: MKL would spread a 64 × 64 × 64
 product over both cores, at 4.2–4.5 µs a step against 3.5 µs on one). The nonlinearity: libm's ``tanh``
 costs 18 ns a call, the kernels' vectorised rational fp32 tanh about 0.3 ns.
 
 Threads. The rows of a batch are independent through time, so the RNN's kernels split them into parts
-and run one part on each of torch's own OpenMP threads (:mod:`rnnlab.engines.team`, through
+and run one part on each of torch's own OpenMP threads (:mod:`rnnlab.engines.fused.team`, through
 ``GOMP_parallel``: the workers that run torch's parallel operators, handed a part in 1–2 µs), each part on
 one MKL thread (:func:`_rnn_team`). Tried before and dropped: Python threads (the kernels release the GIL)
 cost ~200 µs a hand-off on the first development VM and 16 µs at best, 129 µs in the median on the second,
@@ -69,7 +69,7 @@ _NOT_LOADED = object()
 kernels = _NOT_LOADED
 
 
-# the Elman RNN's kernels (:mod:`rnnlab.engines.rnn_kernels`), loaded with the others
+# the Elman RNN's kernels (:mod:`rnnlab.engines.fused.rnn_kernels`), loaded with the others
 rnn_kernels = None
 
 
@@ -77,8 +77,8 @@ def _kernels():
     global kernels, rnn_kernels
     if kernels is _NOT_LOADED:
         try:
-            loaded = importlib.import_module("rnnlab.engines.fused_kernels")
-            rnn_kernels = importlib.import_module("rnnlab.engines.rnn_kernels")
+            loaded = importlib.import_module("rnnlab.engines.fused.kernels")
+            rnn_kernels = importlib.import_module("rnnlab.engines.fused.rnn_kernels")
         except ImportError:
             loaded = None
         kernels = loaded
@@ -145,21 +145,21 @@ SERIAL_MAX_WEIGHTS = 64 * 64
 
 
 # torch dtype -> ?gemm_ address; "threads" -> mkl_set_num_threads_local's; "team" -> the OpenMP entry
-# points (:func:`rnnlab.engines.team.team_addresses`); ("parts", torch dtype) -> the RNN's part functions
+# points (:func:`rnnlab.engines.fused.team.team_addresses`); ("parts", torch dtype) -> the RNN's part functions
 _ADDRESSES: dict = {}
 
 
 def _address(key):
-    """The addresses the kernels take (BLAS: :mod:`rnnlab.engines.blas`; OpenMP: :mod:`rnnlab.engines.team`),
+    """The addresses the kernels take (BLAS: :mod:`rnnlab.engines.fused.blas`; OpenMP: :mod:`rnnlab.engines.fused.team`),
     looked up once per process."""
     address = _ADDRESSES.get(key)
     if address is None:
-        from rnnlab.engines import blas  # imports numba: only once the kernels are loaded
+        from rnnlab.engines.fused import blas  # imports numba: only once the kernels are loaded
 
         if key == "threads":
             address = blas.threads_address()
         elif key == "team":
-            from rnnlab.engines import team
+            from rnnlab.engines.fused import team
 
             address = team.team_addresses()
         elif isinstance(key, tuple):
@@ -172,7 +172,7 @@ def _address(key):
 
 def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
     """The address of the BLAS product for the kernels' per-step ``(rows, inner) @ (inner, cols)`` on
-    tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.blas`)."""
+    tensors like ``like``, or 0 for their own loop (small products, or no BLAS: :mod:`rnnlab.engines.fused.blas`)."""
     if rows < BLAS_MIN_ROWS or rows * inner * cols < BLAS_MIN_WORK:
         return 0
     return _address(like.dtype)
@@ -180,12 +180,12 @@ def _gemm(like: Tensor, rows: int, inner: int, cols: int) -> int:
 
 def _serial(inner: int, cols: int) -> int:
     """What the kernels call to keep their per-step product of ``inner × cols`` weights on their own
-    thread (:func:`rnnlab.engines.blas.threads_address`): small products (``SERIAL_MAX_WEIGHTS``); 0, MKL's
+    thread (:func:`rnnlab.engines.fused.blas.threads_address`): small products (``SERIAL_MAX_WEIGHTS``); 0, MKL's
     own threading, above."""
     return 0 if inner * cols > SERIAL_MAX_WEIGHTS else _address("threads")
 
 
-# The RNN's kernels split the rows of a batch over torch's threads (:mod:`rnnlab.engines.rnn_kernels`)
+# The RNN's kernels split the rows of a batch over torch's threads (:mod:`rnnlab.engines.fused.rnn_kernels`)
 # where each part keeps at least this many rows and this many multiply-adds a step (rows × H × H). The
 # forward kernel alone, 50 steps, on the 2-core machine, one thread against two parts (µs): 64 rows × 64
 # 299/205, 32 × 64 259/160, 64 × 20 115/104, 16 × 64 114/111; ``rnnlab bench layer`` (fused over torch.nn,
@@ -210,7 +210,7 @@ def _rnn_team(like: Tensor, batch: int, hidden: int):
 def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None,
                  b_hh: Tensor | None, lengths: np.ndarray, full: bool):
     """The Elman RNN's forward: ``W_ih x_t + b_ih`` of every step as one matrix product, then the
-    recurrence (:func:`~rnnlab.engines.rnn_kernels.rnn_forward`, which adds ``b_hh`` as it goes).
+    recurrence (:func:`~rnnlab.engines.fused.rnn_kernels.rnn_forward`, which adds ``b_hh`` as it goes).
 
     Returns ``(out, h_n, hs)``: ``hs`` ``(L + 1, N, H)`` every state from ``h0`` on, kept for the backward
     pass; where every row runs the whole length, ``out`` is ``hs[1:]`` itself rather than a copy (so, as

@@ -2,7 +2,7 @@
 
 The recurrence ``h_{t-1} W_hhᵀ`` of a whole batch is a small matrix product per time step (64 × 64 × 64
 at hidden 64, batch 64). numba's own loop reaches about half of what a tuned BLAS does at that size
-(:func:`rnnlab.engines.fused_kernels._add_matmul`), and numba's ``np.dot`` would need SciPy, which is not
+(:func:`rnnlab.engines.fused.kernels._add_matmul`), and numba's ``np.dot`` would need SciPy, which is not
 a dependency. torch's CPU library on x86-64 Linux links Intel MKL statically and exports its Fortran
 ``sgemm_`` / ``dgemm_``; calling them directly costs no framework dispatch (no tensor, no allocation), only
 the BLAS call itself.
@@ -15,8 +15,8 @@ would be baked into the compiled code as a constant of one process). :func:`thre
 MKL's thread-local thread count the same way, and :func:`call_int` calls it from a kernel. Set
 ``RNNLAB_FUSED_BLAS=0`` to keep the kernels on their own loop and MKL's threads as they are.
 
-This module needs numba; it is imported by :mod:`rnnlab.engines.fused_kernels`, and by
-:mod:`rnnlab.engines.fused_cpu` once the kernels have loaded.
+This module needs numba; it is imported by :mod:`rnnlab.engines.fused.kernels`, and by
+:mod:`rnnlab.engines.fused.engine` once the kernels have loaded.
 """
 
 from __future__ import annotations
