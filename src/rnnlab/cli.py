@@ -210,8 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     # text / sample: rnnlab.text
     p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")
     _add_common(p)
-    p.add_argument("--data", help="a UTF-8 text file, '-' for standard input, or python-stdlib (default)")
-    p.add_argument("--encoding", help="encoding of the text (default utf-8)")
+    p.add_argument("--data", help="a text file (UTF-8, or UTF-16/32 with a byte order mark), '-' for standard "
+                                  "input, or python-stdlib (default)")
+    p.add_argument("--encoding", help="encoding of the text (default utf-8; a byte order mark is recognised)")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="read at most this many characters")
     p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per chunk (truncated BPTT length)")
     p.add_argument("--embedding", dest="embedding_size", type=int, help="character embedding width")

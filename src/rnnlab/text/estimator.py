@@ -177,7 +177,8 @@ class CharModel:
             self.config = c = cfg.resolve(TextConfig, stored["config"], {"quiet": self.config.quiet or None})
             data = stored.get("data") or {}
             corpus = Corpus.open(Path(run_dir) / "corpus.bin", Vocab(stored["vocab"]), data.get("source", ""),
-                                 tuple(data.get("split", SPLIT)))
+                                 tuple(data.get("split", SPLIT)), data.get("n_chars"), data.get("sha256"),
+                                 data.get("encoding"))  # a grown or changed corpus.bin is refused
         else:
             c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
             if c.steps is None and c.minutes is None:
