@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from rnnlab import checkpoint, config as cfg
 from rnnlab.data.text import BUILTIN, SPLIT, Corpus, Vocab, stream_batches
-from rnnlab.models import CharLM
+from rnnlab.models import CharLM, check_fits
 from rnnlab.text.generate import Stepper
 
 DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
@@ -186,6 +186,8 @@ class CharModel:
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         train_config = _train_config(c)  # settings are checked before any file is written
         device = train.resolve_device(c.device)
+        # the vocabulary is not read yet: one output is a lower bound, and nothing is read or written first
+        check_fits(c.cell, c.embedding_size, c.hidden_size, c.num_layers, 1, c.batch_size, c.seq_len, device)
         if not resume:
             out = None if run_dir is None else Path(run_dir) / "corpus.bin"
             source = data if data is not None else c.data if c.data in ("-", *BUILTIN) else Path(c.data)
