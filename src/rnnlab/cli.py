@@ -48,28 +48,25 @@ def _cmd_lesson(args: argparse.Namespace) -> int:
 
 
 def _cmd_text(args: argparse.Namespace) -> int:
-    from rnnlab import checkpoint, config
-    from rnnlab.text import estimator as text
+    from rnnlab import config
+    from rnnlab.text import run as text_run
+    from rnnlab.text.estimator import TextConfig
 
     if args.epochs is not None:
         raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
     if args.resume:
-        model = text.CharModel(quiet=bool(args.quiet)).fit(run_dir=args.resume, resume=True)
-        run_dir = args.resume
+        settings = TextConfig(quiet=bool(args.quiet))  # the run's own settings are used
     else:
-        settings = config.resolve(text.TextConfig, args.config, overrides(args, "resume", "out", "epochs"),
-                                  section="text")
-        run_dir = checkpoint.new_run_dir("text", args.out)
-        model = text.CharModel(settings).fit(run_dir=run_dir)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        settings = config.resolve(TextConfig, args.config, overrides(args, "resume", "out", "epochs"), section="text")
+    result = text_run.run(settings, out=args.out, resume=args.resume)
+    if not result.writer:
         return 0
-    m = model.metrics_
-    print(f"\n{'split':<12}{'nats/char':>10}{'bits/char':>10}")
-    print(f"{'validation':<12}{m['val_loss']:>10.4f}{m['val_bpc']:>10.4f}")
-    print(f"{'test':<12}{m['test_loss']:>10.4f}{m['test_bpc']:>10.4f}")
+    m = result.metrics
+    print()
+    print(text_run.format_table(result.table))
     print(f"{m['steps']} steps in {m['train_seconds']:.0f} s, {m['chars_per_second']:,.0f} chars/s")
-    print(f"\n--- sample, temperature 0.8 ---\n{model.samples_[0.8]}\n---")
-    print(f"run directory: {run_dir}")
+    print(f"\n--- sample, temperature 0.8 ---\n{result.samples[0.8]}\n---")
+    print(f"run directory: {result.run_dir}")
     return 0
 
 
@@ -136,7 +133,7 @@ def _comma_list(kind):
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
-    from rnnlab.checkpoint import new_run_dir
+    from rnnlab.rundir import new_run_dir
 
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,

@@ -58,7 +58,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
-from rnnlab.distributed import Distributed
+from rnnlab.distributed import Distributed, resolve_device
+from rnnlab.rundir import write_history_csv
 
 
 @dataclass(frozen=True)
@@ -160,19 +161,6 @@ class _Progress:
     history: list = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda if available else cpu; ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (must be available)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if isinstance(name, str) and (name == "cuda" or name.startswith("cuda:")):
-        if not torch.cuda.is_available():
-            raise ValueError(f"train: device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
-        return torch.device(name)
-    raise ValueError(f"train: unknown device {name!r}; expected 'auto', 'cpu' or 'cuda'")
-
-
 def get_lr(config: TrainConfig, step: int, total_steps: int | None = None, time_fraction: float | None = None) -> float:
     """Learning rate of update number ``step`` (0-based).
 
@@ -265,7 +253,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
         if run_dir is not None and world.rank == 0:
             _save(run_dir, model, best, optimizer, state, p, _get_rng(world.device), epoch_generator_state, config,
                   time.perf_counter() - clock)
-            ckpt.write_history_csv(run_dir / "history.csv", p.history)
+            write_history_csv(run_dir / "history.csv", p.history)
         bar.set_postfix(_postfix(task, p, val, time.perf_counter() - clock), refresh=False)
         return config.patience is not None and p.bad_evals >= config.patience
 
