@@ -133,13 +133,13 @@ def _comma_list(kind):
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
-    from rnnlab.rundir import new_run_dir
+    from rnnlab.rundir import check_new, new_run_dir
 
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
                "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
     settings = config.resolve(configs[what], args.config, overrides(args, "out", "model"), section=f"explain-{what}")
-    run_dir = new_run_dir(f"explain-{what}", args.out)
+    run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
         result = explain.hidden_states(model, x, source, settings.units)
@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "resume", None) and getattr(args, "out", None):
+            raise ValueError("--out does not apply with --resume: a resumed run continues in its own directory")
         return int(args.func(args) or 0)
     except KeyboardInterrupt as e:  # rnnlab.train.TrainingInterrupted carries where its checkpoint is
         checkpoint_dir, run_dir = getattr(e, "checkpoint_dir", None), getattr(e, "run_dir", None)

@@ -14,7 +14,7 @@ training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``his
 from __future__ import annotations
 
 import math
-import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -80,27 +80,25 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         run_dir = Path(resume)
     else:
         run_dir = rundir.new_run_dir("forecast", out)
-        if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
-            raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
-                             f"choose another --out or continue it with --resume")
+        if _rank() == 0:  # other ranks: rank 0 may have begun
+            rundir.check_new(run_dir)  # an existing run is never overwritten
     series, sizes = prepare(config)
+    writer = _rank() == 0
+    with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():  # this process's now
+        return _run(config, run_dir, resume, series, sizes, writer)
+
+
+def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes: dict, writer: bool) -> ForecastRun:
+    """:func:`run` once the data is loaded and the run directory is this process's."""
     test_size = sizes["test_size"]
     history, test = series.iloc[:-test_size], series.iloc[-test_size:]
     info = sd.describe(series)
-    writer = _rank() == 0
-    created = not run_dir.exists()
     if writer and resume is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
         rundir.atomic_write_json(run_dir / "config.json", {
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes,
             "versions": rundir.versions()})
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
-    try:
-        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
-    except (ValueError, TypeError):
-        if writer and created and resume is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
     frame = forecaster.backtest(test)
     train_values = history.to_numpy()
     scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)

@@ -12,13 +12,14 @@ before training, so that an interrupted run can be resumed), ``corpus.bin`` (the
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rnnlab import distributed, rundir
 from rnnlab.config import resolve
 from rnnlab.data.text import SPLIT, Corpus, Vocab
-from rnnlab.text.estimator import LN2, CharModel, TextConfig, check_task, config_json
+from rnnlab.text.estimator import LN2, CharModel, TextConfig, check_settings, check_task, config_json
 
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report
 SAMPLE_LENGTH = 400  # characters per sample
@@ -48,21 +49,31 @@ def run(config: TextConfig, out: str | Path | None = None, resume: str | Path | 
         data: the text itself, or a path, instead of ``config.data`` (see
             :meth:`rnnlab.data.text.Corpus.build`).
     """
+    writer = distributed.rank() == 0  # under torchrun only rank 0 owns and writes the run directory
     if resume is not None:
         run_dir = Path(resume)
+    else:
+        run_dir = rundir.check_new(rundir.new_run_dir("text", out))  # an existing run is never overwritten
+        check_settings(CharModel(config).resolved())  # a bad setting: no directory is made
+    with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
+        return _run(config, run_dir, resume, data, writer)
+
+
+def _run(config: TextConfig, run_dir: Path, resume, data, writer: bool) -> TextRun:
+    """:func:`run` once the run directory is this process's."""
+    if resume is not None:
         model, corpus = _stored(run_dir, config.quiet)
     else:
-        run_dir = rundir.new_run_dir("text", out)
         model = CharModel(config)
-        corpus = model.build_corpus(data, out=run_dir / "corpus.bin")  # checks every setting first
-        if distributed.rank() == 0:
+        corpus = model.build_corpus(data, out=run_dir / "corpus.bin" if writer else None)
+        if writer:
             settings = replace(model.resolved(), data=corpus.source)
             rundir.atomic_write_json(run_dir / "config.json", config_json(settings, corpus.vocab, corpus))
     model.fit(corpus, run_dir=run_dir, resume=resume is not None)
     m, seed = model.metrics_, model.config.seed
     table = [{"split": "validation", "nats/char": m["val_loss"], "bits/char": m["val_bpc"]},
              {"split": "test", "nats/char": m["test_loss"], "bits/char": m["test_bpc"]}]
-    if distributed.rank() != 0:
+    if not writer:
         return TextRun(run_dir, m, table, model, {}, writer=False)
     samples = {t: model.sample(SAMPLE_LENGTH, temperature=t, seed=seed) for t in SAMPLE_TEMPERATURES}
     model.save(run_dir)
