@@ -381,7 +381,7 @@ class _Loop:
             kept = "restored the initial weights (nothing was evaluated yet)"
         checkpoint_dir = run_dir / "checkpoint" if run_dir is not None else None
         if checkpoint_dir is not None and (checkpoint_dir / ckpt.META_FILE).is_file():
-            kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try resume with a lower lr)"
+            kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try `resume` with a lower `lr`)"
         raise TrainingDiverged(f"train: training diverged: {what}; {kept}", p.step, checkpoint_dir)
 
     def save(self, rng: dict[str, Tensor]) -> None:
