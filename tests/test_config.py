@@ -36,7 +36,8 @@ def test_int_accepted_for_float_and_none_for_optional():
 
 
 def test_unknown_key_is_named_with_the_valid_ones():
-    with pytest.raises(ValueError, match="config: unknown key 'hiden_size' for Cfg; valid keys: cell, hidden_size, lr, minutes"):
+    with pytest.raises(ValueError,
+                       match="config: unknown key 'hiden_size' for Cfg; valid keys: cell, hidden_size, lr, minutes"):
         resolve(Cfg, {"hiden_size": 3})
 
 
