@@ -3,13 +3,15 @@
 Flags default to ``None`` so that only the flags a user typed override the configuration file
 (``--config file.toml``), which in turn overrides the defaults of the task's config dataclass.
 A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
-exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130.
+exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130. The library's messages
+name parameters in backticks (`` `lr` ``); on the command line they read as the flags that set them (``--lr``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 
@@ -264,6 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with each backticked parameter (`` `lr` ``) spelled as the flag that sets it (``--lr``)."""
+    flags: dict[str, str] = {}
+
+    def collect(p: argparse.ArgumentParser) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+            elif action.option_strings:
+                flags.setdefault(action.dest, action.option_strings[-1])
+
+    collect(parser)
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[1]), message)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -283,14 +301,14 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"rnnlab {args.command}: error: {message}", file=sys.stderr)
+        print(f"rnnlab {args.command}: error: {flag_spelling(message, parser)}", file=sys.stderr)
         return 2
     except RuntimeError as e:
         from rnnlab.train import TrainingDiverged
 
         if not isinstance(e, TrainingDiverged) or os.environ.get("RNNLAB_DEBUG"):
             raise
-        print(f"rnnlab {args.command}: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"rnnlab {args.command}: {flag_spelling(str(e).splitlines()[0], parser)}", file=sys.stderr)
         return 3
 
 

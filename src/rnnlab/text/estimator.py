@@ -35,7 +35,6 @@ from rnnlab.data.text import BUILTIN, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM, check_fits
 from rnnlab.text.generate import Stepper
 
-DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
 LN2 = math.log(2.0)
 
 
@@ -61,7 +60,8 @@ class TextConfig:
     weight_decay: float = 0.0  # AdamW decay
     clip: float | None = 5.0  # max gradient norm
     steps: int | None = None  # optimizer updates; with minutes, whichever ends first
-    minutes: float | None = None  # wall-clock budget; neither steps nor minutes: DEFAULT_MINUTES
+    minutes: float | None = None  # wall-clock budget; neither steps nor minutes: default_minutes
+    default_minutes: float = 2.0  # the budget when neither steps nor minutes is given
     eval_every: int = 200  # steps between validations (and checkpoints)
     eval_chars: int | None = 1_000_000  # characters of the validation split read at each periodic validation
     patience: int | None = None  # validations without improvement before stopping; None: never
@@ -159,7 +159,7 @@ class CharModel:
 
         Args:
             data: see :meth:`rnnlab.data.text.Corpus.build` for how a string is read.
-            steps, minutes: the budget (override the config); neither anywhere: ``DEFAULT_MINUTES``.
+            steps, minutes: the budget (override the config); neither anywhere: ``config.default_minutes``.
             run_dir: where training keeps its checkpoint (``run_dir/checkpoint/``); nothing else is written.
             resume: continue from that checkpoint exactly (with the same data and settings).
 
@@ -176,8 +176,7 @@ class CharModel:
         self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
         corpus.check(c.batch_size, c.seq_len, distributed.world_size())
         torch.manual_seed(c.seed)
-        model = CharLM(corpus.vocab.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, c.dropout,
-                       c.engine).to(device)
+        model = _network(corpus.vocab.size, c, c.dropout).to(device)
         self.vocab_, self.corpus_ = corpus.vocab, corpus
         result = train.fit(model, TextTask(corpus, c), train_config, run_dir=run_dir, resume=resume)
         self.model_, self.result_ = model, result
@@ -195,11 +194,15 @@ class CharModel:
                             batches=(c.batch_size, c.seq_len, distributed.world_size()))
 
     def resolved(self, steps: int | None = None, minutes: float | None = None) -> TextConfig:
-        """The settings :meth:`fit` trains with, given its budget (neither anywhere: ``DEFAULT_MINUTES``)."""
+        """The settings :meth:`fit` trains with, given its budget (neither anywhere: ``default_minutes``)."""
         c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
         if c.steps is None and c.minutes is None:
-            c = dataclasses.replace(c, minutes=DEFAULT_MINUTES)
+            c = dataclasses.replace(c, minutes=c.default_minutes)
         return c
+
+    def get_params(self) -> dict:
+        """The settings (every field of :class:`TextConfig`), as scikit-learn's estimators give them."""
+        return cfg.to_dict(self.config)
 
     def _measure(self, result) -> dict:
         """``metrics.json``'s figures: validation and test loss of the fitted model, and the training's."""
@@ -299,8 +302,7 @@ class CharModel:
         self = cls(cfg.resolve(TextConfig, stored["config"]))
         c = self.config
         self.vocab_ = Vocab(stored["vocab"])
-        self.model_ = CharLM(self.vocab_.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, 0.0,
-                             c.engine)
+        self.model_ = _network(self.vocab_.size, c, 0.0)
         checkpoint.load_state_into(self.model_, checkpoint.load_weights(weights), weights)
         self.metrics_ = _read_json(Path(run_dir) / "metrics.json")
         self.model_.eval()
@@ -317,11 +319,9 @@ def config_json(config: TextConfig, vocab: Vocab, corpus: Corpus | None = None) 
             "data": corpus.to_dict() if corpus is not None else None, "versions": rundir.versions()}
 
 
-def _train_config(c: TextConfig) -> train.TrainConfig:
-    return train.TrainConfig(
-        steps=c.steps, minutes=c.minutes, lr=c.lr, schedule=c.schedule, min_lr_ratio=c.min_lr_ratio,
-        warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, clip=c.clip, eval_every=c.eval_every,
-        patience=c.patience, seed=c.seed, device=c.device, quiet=c.quiet)
+def _network(vocab_size: int, c: TextConfig, dropout: float) -> CharLM:
+    return CharLM(vocab_size, embedding_size=c.embedding_size, hidden_size=c.hidden_size,
+                  num_layers=c.num_layers, cell=c.cell, dropout=dropout, engine=c.engine)
 
 
 def check_settings(c: TextConfig):
@@ -339,7 +339,8 @@ def check_settings(c: TextConfig):
     device = distributed.resolve_device(c.device)
     # the vocabulary is not read yet: one output is a lower bound, and nothing is read or written first
     check_fits(c.cell, c.embedding_size, c.hidden_size, c.num_layers, 1, c.batch_size, c.seq_len, device)
-    return _train_config(c), device
+    # the training loop takes every setting TextConfig shares with TrainConfig (all but epochs)
+    return cfg.project(c, train.TrainConfig), device
 
 
 def check_task(stored: dict, run_dir) -> None:
