@@ -291,3 +291,17 @@ def clean_leftovers(path: str | Path) -> list[str]:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
             removed.append(entry.name)
     return removed
+
+
+def record_resume(run_dir: str | Path, config: dict, changed: dict) -> None:
+    """``config.json`` of a run resumed with changed settings (:func:`rnnlab.config.resume_with`): the settings
+    it now runs with, and in ``"resumes"`` the step it resumed at and ``{name: [before, after]}``."""
+    run_dir = Path(run_dir)
+    stored = read_run_config(run_dir)
+    try:
+        step = json.loads((run_dir / "checkpoint" / "meta.json").read_text(encoding="utf-8"))["step"]
+    except (OSError, ValueError, KeyError):
+        step = None
+    stored["config"] = config
+    stored.setdefault("resumes", []).append({"step": step, "changed": changed})
+    atomic_write_json(run_dir / "config.json", stored)

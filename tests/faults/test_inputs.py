@@ -24,6 +24,11 @@ def _csv(tmp, text, name="in.csv"):
     return _write(tmp / name, text)
 
 
+def _binary(path):
+    path.write_bytes(b"\x00\x01\xff\xfe" * 50)
+    return path
+
+
 def _toml(tmp, text):
     return _write(tmp / "c.toml", text)
 
@@ -78,7 +83,8 @@ SINE = lambda w, tmp: w.sine  # noqa: E731
 ROWS = "".join(f"{i},{i % 7 + 1}\n" for i in range(80))
 
 TEXT_CASES = [
-    Case("missing-file", 5, text_on(lambda w, t: t / "missing.txt"), r"^rnnlab text: error: text: file not found: .*missing.txt"),
+    Case("missing-file", 5, text_on(lambda w, t: t / "missing.txt"),
+         r"^rnnlab text: error: text: file not found: .*missing.txt"),
     Case("directory", 5, text_on(lambda w, t: w.folder), r"folder is a directory, not a text file"),
     Case("utf16-bom-told-latin1", 5, text_on(lambda w, t: w.utf16_bom, "--encoding", "latin-1"),
          r"starts with a UTF-16 LE byte order mark, so it is UTF-16 LE, not latin-1"),
@@ -86,7 +92,8 @@ TEXT_CASES = [
                                                                  r"--encoding utf-16-le$"),
     Case("utf16-no-bom-told-latin1", 5, text_on(lambda w, t: w.utf16_nobom, "--encoding", "latin-1"),
          r"looks like UTF-16 without a byte order mark"),
-    Case("bad-utf8", 5, text_on(lambda w, t: w.bad_utf8), r"not valid utf-8: byte 0xff at byte offset \d+ \(line 241\)"),
+    Case("bad-utf8", 5, text_on(lambda w, t: w.bad_utf8),
+         r"not valid utf-8: byte 0xff at byte offset \d+ \(line 241\)"),
     Case("empty-file", 5, text_on(lambda w, t: w.empty), r"empty.txt is empty"),
     Case("too-short", 5, text_on(lambda w, t: w.short), r"short.txt is too short"),
     Case("unknown-encoding", 5, text_on(lambda w, t: w.text, "--encoding", "klingon"), r"unknown encoding 'klingon'"),
@@ -101,7 +108,8 @@ TEXT_CASES = [
     Case("batch-0", 5, text_on(lambda w, t: w.text, "--batch-size", "0"), r"batch_size must be >= 1, got 0"),
     Case("seq-len-0", 5, text_on(lambda w, t: w.text, "--seq-len", "0"), r"seq_len must be >= 1, got 0"),
     Case("embedding-0", 5, text_on(lambda w, t: w.text, "--embedding", "0"), r"embedding_size must be >= 1"),
-    Case("eval-every-0", 5, text_on(lambda w, t: w.text, "--eval-every", "0"), r"eval_every must be (>= 1|a positive integer or None), got 0"),
+    Case("eval-every-0", 5, text_on(lambda w, t: w.text, "--eval-every", "0"),
+         r"eval_every must be (>= 1|a positive integer or None), got 0"),
     Case("lr-0", 5, text_on(lambda w, t: w.text, "--lr", "0"), r"lr must be > 0, got 0"),
     Case("lr-negative", 5, text_on(lambda w, t: w.text, "--lr", "-0.1"), r"lr must be > 0"),
     Case("lr-nan", 5, text_on(lambda w, t: w.text, "--lr", "nan"), r"lr must be > 0, got nan"),
@@ -113,7 +121,8 @@ TEXT_CASES = [
     Case("engine-unknown", 4, text_on(lambda w, t: w.text, "--engine", "warp"), r"warp"),
     Case("device-cuda-absent", 5, text_on(lambda w, t: w.text, "--device", "cuda"),
          r"CUDA is not available"),
-    Case("config-missing", 5, text_on(lambda w, t: w.text, "--config", lambda w, t: t / "nope.toml"), r"config: file not found"),
+    Case("config-missing", 5, text_on(lambda w, t: w.text, "--config", lambda w, t: t / "nope.toml"),
+         r"config: file not found"),
     Case("config-unknown-key", 5, text_on(lambda w, t: w.text, "--config",
                                           lambda w, t: _toml(t, "[text]\nhiden_size = 3\n")),
          r"unknown key 'hiden_size'"),
@@ -157,8 +166,7 @@ FORECAST_CASES = [
     Case("constant", 5, forecast_on(lambda w, t: _csv(t, "v\n" + "3\n" * 80)), r"'v' is constant"),
     Case("header-only", 5, forecast_on(lambda w, t: _csv(t, "t,v\n")), r"in.csv"),
     Case("empty-csv", 5, forecast_on(lambda w, t: _csv(t, "")), r"in.csv"),
-    Case("binary-csv", 5, forecast_on(lambda w, t: (t / "in.csv").write_bytes(b"\x00\x01\xff\xfe" * 50) and t / "in.csv"),
-         r"in.csv"),
+    Case("binary-csv", 5, forecast_on(lambda w, t: _binary(t / "in.csv")), r"in.csv"),
     Case("lookback-0", 5, forecast_on(SINE, "--column", "v", "--lookback", "0"), r"lookback must be a positive"),
     Case("horizon-0", 5, forecast_on(SINE, "--column", "v", "--horizon", "0"), r"horizon must be a positive"),
     Case("horizon-huge", 5, forecast_on(SINE, "--column", "v", "--horizon", "500"), r"too few|horizon"),

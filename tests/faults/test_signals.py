@@ -57,7 +57,7 @@ def _start(data: Path, run: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_a_signalled_run_resumes_bit_identical(reference, tmp_path, signum, capsys):
     data, expected = reference
     run = tmp_path / "run"

@@ -281,13 +281,17 @@ class CharModel:
     # ------------------------------------------------------------ files
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write ``config.json`` (with the vocabulary) and ``model.safetensors`` into ``run_dir``."""
+        """Write ``config.json`` (with the vocabulary) and ``model.safetensors`` into ``run_dir``; what else an
+        existing ``config.json`` records (a run's ``resumes``) is kept."""
         self._check_fitted()
         run_dir = Path(run_dir)
+        rundir.check_owned(run_dir)  # a run directory deleted meanwhile is not re-created
         run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / "config.json"
+        kept = rundir.read_run_config(run_dir) if path.is_file() else {}
         checkpoint.save_weights(run_dir / "model.safetensors", self.model_.state_dict())
-        rundir.atomic_write_json(run_dir / "config.json", config_json(self.config, self.vocab_,
-                                                                      getattr(self, "corpus_", None)))
+        own = config_json(self.config, self.vocab_, getattr(self, "corpus_", None))
+        rundir.atomic_write_json(path, {**kept, **own})
         return run_dir
 
     @classmethod
