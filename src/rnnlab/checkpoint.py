@@ -18,6 +18,10 @@ Decisions:
   into place, the old one deleted. A crash at any moment leaves either the complete old or the complete new
   checkpoint (if it strikes between the two renames, :func:`load_checkpoint` finds the old one under its
   ``.old`` name).
+* **Checksums.** Every safetensors file written here carries the SHA-256 of its tensor bytes in its header's
+  metadata (``sha256``), and a checkpoint's tensors file also that of its ``meta.json`` (``meta_sha256``);
+  loading verifies them, so one flipped byte is a ``ValueError`` that says the file is damaged, never a model
+  that loads and forecasts 1.5e+39. Files from before checksums load unchecked.
 * **Nested state** (an optimizer's ``state_dict``, an LSTM's ``(h, c)``) is split by :func:`flatten` into
   tensors plus a JSON skeleton in which every container is a one-key marker (``{"dict": [[key, value], …]}``,
   ``{"tuple": […]}``, ``{"list": […]}``, ``{"tensor": name}``), so integer dict keys and tuples survive the
@@ -34,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,13 +46,15 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save, save_file
+from safetensors.torch import load, save
 from torch import Tensor, nn
 
-from rnnlab.rundir import atomic_write
+from rnnlab.rundir import atomic_write, check_owned
 
 TENSORS_FILE = "tensors.safetensors"
 META_FILE = "meta.json"
+CHECKSUM = "sha256"  # metadata key: SHA-256 of a safetensors file's tensor bytes (all that follows the header)
+META_CHECKSUM = "meta_sha256"  # metadata key of a checkpoint's tensors file: SHA-256 of its meta.json
 
 
 def _cpu_tensors(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -55,20 +62,54 @@ def _cpu_tensors(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
     return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
 
 
-def save_weights(path: str | Path, state_dict: Mapping[str, Tensor]) -> None:
-    """Save a ``state_dict`` as a safetensors file (CPU tensors), atomically."""
-    atomic_write(path, save(_cpu_tensors(state_dict)))
+def save_weights(path: str | Path, state_dict: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> None:
+    """Save a ``state_dict`` as a safetensors file (CPU tensors) with its checksum, atomically."""
+    atomic_write(path, _checksummed(_cpu_tensors(state_dict), metadata))
 
 
 def load_weights(path: str | Path) -> dict[str, Tensor]:
-    """Load a safetensors file onto the CPU; a missing or corrupt file is a ``ValueError`` naming it."""
+    """Load a safetensors file onto the CPU, its checksum verified (when it has one).
+
+    Raises:
+        ValueError: a missing file, one that is not safetensors, or a damaged one (the checksum differs).
+    """
+    return read_checked(path)[0]
+
+
+def read_checked(path: str | Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """``(tensors, metadata)`` of a safetensors file, after checking the SHA-256 of its tensor bytes.
+
+    Files written before checksums existed (no ``sha256`` in the metadata) load unchecked.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint: weights file not found: {path}")
     try:
-        return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError) as e:
+        raw = path.read_bytes()
+        size = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8 : 8 + size])
+        metadata = header.get("__metadata__") or {}
+        tensors = load(raw)
+    except (SafetensorError, OSError, ValueError, AttributeError) as e:
         raise ValueError(f"checkpoint: {path} is not a readable safetensors file ({e})") from None
+    want = metadata.get(CHECKSUM)
+    if want is not None:
+        got = hashlib.sha256(raw[8 + size :]).hexdigest()
+        if got != want:
+            raise ValueError(f"checkpoint: {path} is damaged: the SHA-256 of its tensors ({got[:12]}…) does not "
+                             f"match the one stored in it ({want[:12]}…); use an intact copy, or train again")
+    return {k: v.to("cpu") for k, v in tensors.items()}, metadata
+
+
+def _checksummed(tensors: Mapping[str, Tensor], metadata: Mapping[str, str] | None = None) -> bytes:
+    """The safetensors bytes of ``tensors``, with the SHA-256 of the tensor bytes in the header's metadata.
+
+    The tensor bytes (everything after the header) do not depend on the metadata, so they are serialised
+    once to hash them, then again with the hash.
+    """
+    plain = save(dict(tensors))
+    size = int.from_bytes(plain[:8], "little")
+    return save(dict(tensors), metadata={**(metadata or {}), CHECKSUM: hashlib.sha256(plain[8 + size :]).hexdigest()})
 
 
 def load_state_into(module: nn.Module, state_dict: Mapping[str, Tensor], source: str | Path) -> None:
@@ -139,6 +180,7 @@ def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: 
         meta: JSON-serialisable settings and counters.
     """
     directory = Path(directory)
+    check_owned(directory)  # a run directory deleted while training is not re-created
     directory.parent.mkdir(parents=True, exist_ok=True)
     cpu = _cpu_tensors(tensors)
     meta_text = json.dumps(dict(meta), indent=1) + "\n"
@@ -147,7 +189,8 @@ def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: 
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
-        save_file(cpu, str(tmp / TENSORS_FILE))
+        meta_sum = hashlib.sha256(meta_text.encode("utf-8")).hexdigest()  # meta.json is checked too
+        (tmp / TENSORS_FILE).write_bytes(_checksummed(cpu, {META_CHECKSUM: meta_sum}))
         (tmp / META_FILE).write_text(meta_text, encoding="utf-8")
         if directory.exists():
             os.replace(directory, old)
@@ -174,8 +217,14 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Tensor], dict[str,
         if not survivors:
             raise ValueError(f"checkpoint: no checkpoint in {directory} (expected {META_FILE} and {TENSORS_FILE})")
         directory = survivors[-1]
+    tensors, metadata = read_checked(directory / TENSORS_FILE)
     try:
-        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        meta_bytes = (directory / META_FILE).read_bytes()
+        meta = json.loads(meta_bytes.decode("utf-8"))
     except (OSError, ValueError) as e:
         raise ValueError(f"checkpoint: {directory / META_FILE} is unreadable ({e})") from None
-    return load_weights(directory / TENSORS_FILE), meta
+    want = metadata.get(META_CHECKSUM)
+    if want is not None and hashlib.sha256(meta_bytes).hexdigest() != want:
+        raise ValueError(f"checkpoint: {directory / META_FILE} is damaged: its SHA-256 does not match the one "
+                         f"stored in {TENSORS_FILE}; use an intact copy, or start the run again")
+    return tensors, meta

@@ -3,7 +3,8 @@
 Flags default to ``None`` so that only the flags a user typed override the configuration file
 (``--config file.toml``), which in turn overrides the defaults of the task's config dataclass.
 A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
-exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130. The library's messages
+exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130, SIGTERM (handled like
+Ctrl-C: a checkpoint, the resume command) with 143. The library's messages
 name parameters in backticks (`` `lr` ``); on the command line they read as the flags that set them (``--lr``).
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
+import threading
 
 
 def _add_common(p: argparse.ArgumentParser, training: bool = True) -> None:
@@ -56,11 +59,12 @@ def _cmd_text(args: argparse.Namespace) -> int:
 
     if args.epochs is not None:
         raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
-    if args.resume:
-        settings = TextConfig(quiet=bool(args.quiet))  # the run's own settings are used
+    given = overrides(args, "resume", "out", "epochs")
+    if args.resume:  # the run's own settings, with those given again that may change (config.resume_with)
+        result = text_run.run(TextConfig(), resume=args.resume, given=config.given(args.config, given, "text"))
     else:
-        settings = config.resolve(TextConfig, args.config, overrides(args, "resume", "out", "epochs"), section="text")
-    result = text_run.run(settings, out=args.out, resume=args.resume)
+        settings = config.resolve(TextConfig, args.config, given, section="text")
+        result = text_run.run(settings, out=args.out)
     if not result.writer:
         return 0
     m = result.metrics
@@ -92,9 +96,13 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab import config
     from rnnlab.forecast import estimator as forecast, run as forecast_run
 
-    settings = config.resolve(forecast.ForecastConfig, args.config, overrides(args, "resume", "out"),
-                              section="forecast")
-    result = forecast_run.run(settings, out=args.out, resume=args.resume)
+    given = overrides(args, "resume", "out")
+    if args.resume:  # the run's own settings, with those given again that may change (config.resume_with)
+        result = forecast_run.run(forecast.ForecastConfig(), resume=args.resume,
+                                  given=config.given(args.config, given, "forecast"))
+    else:
+        settings = config.resolve(forecast.ForecastConfig, args.config, given, section="forecast")
+        result = forecast_run.run(settings, out=args.out)
     if not result.writer:
         return 0
     print(result.description)
@@ -135,13 +143,13 @@ def _comma_list(kind):
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
-    from rnnlab.rundir import new_run_dir
+    from rnnlab.rundir import check_new, new_run_dir
 
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
                "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
     settings = config.resolve(configs[what], args.config, overrides(args, "out", "model"), section=f"explain-{what}")
-    run_dir = new_run_dir(f"explain-{what}", args.out)
+    run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
         result = explain.hidden_states(model, x, source, settings.units)
@@ -209,8 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     # text / sample: rnnlab.text
     p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")
     _add_common(p)
-    p.add_argument("--data", help="a UTF-8 text file, '-' for standard input, or python-stdlib (default)")
-    p.add_argument("--encoding", help="encoding of the text (default utf-8)")
+    p.add_argument("--data", help="a text file (UTF-8, or UTF-16/32 with a byte order mark), '-' for standard "
+                                  "input, or python-stdlib (default)")
+    p.add_argument("--encoding", help="encoding of the text (default utf-8; a byte order mark is recognised)")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="read at most this many characters")
     p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per chunk (truncated BPTT length)")
     p.add_argument("--embedding", dest="embedding_size", type=int, help="character embedding width")
@@ -281,19 +290,44 @@ def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
     return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[1]), message)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop: unwinds like Ctrl-C, so what a failed run made is cleaned up."""
+
+    signum = signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise Terminated("terminated")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None  # the loop defers its own
     try:
+        return _main(args, parser)
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the command; a user's mistake, an interrupt or a divergence becomes one line and an exit status."""
+    try:
+        if getattr(args, "resume", None) and getattr(args, "out", None):
+            raise ValueError("--out does not apply with --resume: a resumed run continues in its own directory")
         return int(args.func(args) or 0)
     except KeyboardInterrupt as e:  # rnnlab.train.TrainingInterrupted carries where its checkpoint is
         checkpoint_dir, run_dir = getattr(e, "checkpoint_dir", None), getattr(e, "run_dir", None)
+        signum = getattr(e, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"interrupted ({signal.Signals(signum).name})"
         if checkpoint_dir is not None:
-            print(f"rnnlab {args.command}: interrupted; checkpoint saved in {checkpoint_dir}; "
+            print(f"rnnlab {args.command}: {how}; checkpoint saved in {checkpoint_dir}; "
                   f"continue with --resume {run_dir}", file=sys.stderr)
         else:
-            print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
-        return 130
+            print(f"rnnlab {args.command}: {how}", file=sys.stderr)
+        return 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
     except (ValueError, TypeError, OSError, UnicodeError) as e:
         if os.environ.get("RNNLAB_DEBUG"):
             raise

@@ -136,3 +136,57 @@ def _union_type() -> Any:
     import types
 
     return getattr(types, "UnionType", typing.Union)
+
+
+# ---------------------------------------------------------------- resuming a run
+
+RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "eval_every", "device", "quiet")  # may change
+
+
+def given(file: str | Path | Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None,
+          section: str | None = None) -> dict[str, Any]:
+    """The settings a user gave — a TOML file's (its ``[section]`` winning), then ``overrides`` — without defaults."""
+    data: dict[str, Any] = {}
+    if file is not None:
+        raw = read_toml(file) if isinstance(file, (str, Path)) else dict(file)
+        nested = raw.pop(section, None) if section else None
+        data.update({k: v for k, v in raw.items() if not isinstance(v, dict)})
+        if isinstance(nested, dict):
+            data.update(nested)
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return data
+
+
+def resume_with(cls: type[C], stored: Mapping[str, Any], settings: Mapping[str, Any], task: str,
+                may_change: tuple[str, ...] = RESUMABLE) -> tuple[C, dict[str, list]]:
+    """A stored run's configuration with the settings given again on resume applied where they may change.
+
+    A resumed run continues as it was: the model, the data and the seed stay. The budget (``steps``,
+    ``minutes``, ``epochs``), the learning rate, ``patience``, ``eval_every``, the ``device`` and ``quiet``
+    may change; a setting given with the value the run already has is no change.
+
+    Args:
+        cls: the task's config dataclass.
+        stored: the run's resolved configuration (``config.json``'s ``"config"``).
+        settings: what the user gave (:func:`given`).
+        task: the command, for the message (``"text"``).
+        may_change: the names that may change.
+
+    Returns:
+        ``(config, changed)``: the configuration to continue with, and ``{name: [before, after]}`` for each
+        setting that changed (``quiet`` is not recorded).
+
+    Raises:
+        ValueError: an unknown key; or settings that differ from the run and may not change, every one named
+            with both values.
+    """
+    before = resolve(cls, stored)
+    wanted = resolve(cls, stored, settings)  # checks names and types
+    differ = [f.name for f in dataclasses.fields(cls) if getattr(wanted, f.name) != getattr(before, f.name)]
+    refused = [name for name in differ if name not in may_change]
+    if refused:
+        shown = ", ".join(f"`{n}` (the run has {getattr(before, n)!r}, given {getattr(wanted, n)!r})" for n in refused)
+        allowed = ", ".join(f"`{n}`" for n in may_change if n in {f.name for f in dataclasses.fields(cls)})
+        raise ValueError(f"{task}: `resume` continues the run as it was, so {shown} cannot change; only {allowed} "
+                         f"may (start a new run with `out` to change the rest)")
+    return wanted, {name: [getattr(before, name), getattr(wanted, name)] for name in differ if name != "quiet"}

@@ -24,10 +24,11 @@ Decisions worth knowing:
   the stopping point (and a cosine schedule) depend on the clock, so only the state is restored exactly.
   Under DDP every rank restores rank 0's RNG states (only rank 0 writes), which is a correct continuation
   but bit-exact only if the ranks' RNG streams were identical.
-* **Ctrl-C.** The first SIGINT is deferred to the next step boundary (checked, on every rank, right after
-  the forward pass: the step in progress makes no update and is redone on resume), so the checkpoint is
-  consistent; a second SIGINT interrupts at once. Either way :class:`TrainingInterrupted` is raised after the
-  checkpoint (if ``run_dir`` is given) is written.
+* **Ctrl-C and SIGTERM.** The first SIGINT or SIGTERM (what ``kill``, systemd, Slurm and Kubernetes send) is
+  deferred to the next step boundary (checked, on every rank, right after the forward pass: the step in
+  progress makes no update and is redone on resume), so the checkpoint is consistent; a second one interrupts
+  at once. Either way :class:`TrainingInterrupted` (with the signal's number) is raised after the checkpoint
+  (if ``run_dir`` is given) is written.
 * **Divergence.** A non-finite loss, gradient norm or validation loss stops training: the model gets back its
   best weights (or its initial ones if nothing was evaluated yet), the last good checkpoint is left as it
   is, and :class:`TrainingDiverged` says so.
@@ -118,12 +119,15 @@ class Task(Protocol):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`fit`; the checkpoint (if any) is in ``checkpoint_dir`` and the run in ``run_dir``."""
+    """Ctrl-C or SIGTERM (``signum``) during :func:`fit`; the checkpoint (if any) is in ``checkpoint_dir`` and
+    the run in ``run_dir``."""
 
-    def __init__(self, message: str, checkpoint_dir: Path | None = None, run_dir: Path | None = None):
+    def __init__(self, message: str, checkpoint_dir: Path | None = None, run_dir: Path | None = None,
+                 signum: int = signal.SIGINT):
         super().__init__(message)
         self.checkpoint_dir = checkpoint_dir
         self.run_dir = run_dir
+        self.signum = signum
 
 
 class TrainingDiverged(RuntimeError):
@@ -231,7 +235,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
             # wrapper go now, while the process group is alive, not when the caller drops the traceback: once,
             # in a clean-clone CI run, rank 1 of tests/ddp_fit_script.py hung 2 minutes in that late teardown
             traceback.clear_frames(e.__traceback__)
-            raise loop.interrupted() from None
+            raise loop.interrupted(interrupt.signum) from None
         except BaseException:
             loop.close(barrier=False)
             raise
@@ -408,8 +412,9 @@ class _Loop:
         }
         ckpt.save_checkpoint(self.run_dir / "checkpoint", tensors, meta)
 
-    def interrupted(self) -> TrainingInterrupted:
-        """After Ctrl-C: rank 0 saves the checkpoint of the step boundary; the ranks part; what to raise."""
+    def interrupted(self, signum: int = signal.SIGINT) -> TrainingInterrupted:
+        """After Ctrl-C or SIGTERM: rank 0 saves the checkpoint of the step boundary; the ranks part; what to
+        raise."""
         self.bar.close()
         self.net = None  # the DDP wrapper goes while the process group is alive
         checkpoint_dir = None
@@ -420,7 +425,7 @@ class _Loop:
         self.world.finish(barrier=self.agreed)
         where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
         return TrainingInterrupted(f"train: interrupted at step {self.p.step}; {where}", checkpoint_dir,
-                                   self.run_dir)
+                                   self.run_dir, signum)
 
     def close(self, barrier: bool) -> None:
         self.bar.close()
@@ -519,22 +524,31 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
     return p, state, best, tensors["rng.generator"], rng
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # deferred to the step boundary, then a checkpoint
+
+
 @contextmanager
 def _deferred_interrupt() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the event (the loop stops at the step boundary); a second one interrupts at once."""
+    """The first SIGINT or SIGTERM sets the event (the loop stops at the step boundary) and records which in
+    ``event.signum``; a second one interrupts at once. Signals a process ignores stay ignored."""
     event = threading.Event()
-    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-    if previous is None or previous == signal.SIG_IGN:
+    event.signum = signal.SIGINT
+    if threading.current_thread() is not threading.main_thread():
         yield event
         return
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    handled = [s for s in STOP_SIGNALS if previous[s] not in (None, signal.SIG_IGN)]
 
     def handler(signum, frame):
         if event.is_set():
             raise KeyboardInterrupt
+        event.signum = signum
         event.set()
 
-    signal.signal(signal.SIGINT, handler)
+    for s in handled:
+        signal.signal(s, handler)
     try:
         yield event
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s in handled:
+            signal.signal(s, previous[s])

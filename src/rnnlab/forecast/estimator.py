@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from rnnlab.data import series as sd
 from rnnlab.metrics import LinearAR, forecast_metrics, naive, seasonal_naive
-from rnnlab.models import SequenceRegressor
+from rnnlab.models import SequenceRegressor, check_fits
 
 STRATEGIES = ("direct", "recursive")
 SKIPS = ("linear", "none")
@@ -208,6 +208,8 @@ class Forecaster:
         x_train, y_train = sd.windows(z, self.lookback_, outputs, end=train_end)
         x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
         self.linear_ = LinearAR().fit(x_train, y_train)
+        check_fits(self.cell, 1, self.hidden_size, self.num_layers, outputs, self.batch_size, self.lookback_,
+                   train.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
         torch.manual_seed(self.seed)
         self.model_ = ForecastNet(self.lookback_, outputs, self.cell, self.hidden_size, self.num_layers,
                                   self.dropout, skip=self.skip == "linear", engine=self.engine)

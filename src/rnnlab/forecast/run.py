@@ -14,19 +14,23 @@ training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``his
 from __future__ import annotations
 
 import math
-import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Mapping
 
 import pandas as pd
 
 from rnnlab import distributed, rundir
-from rnnlab.config import resolve, to_dict
+from rnnlab.config import resume_with, to_dict
 from rnnlab.data import series as sd
 from rnnlab.forecast.estimator import ForecastConfig, Forecaster
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")
+
+
+RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "device", "quiet")  # may change on resume
 
 
 @dataclass
@@ -64,43 +68,48 @@ def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
     return series, {**sizes, "test_size": int(test_size)}
 
 
-def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None) -> ForecastRun:
+def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None,
+        given: Mapping[str, Any] | None = None) -> ForecastRun:
     """Train and evaluate a forecaster as ``config`` says and write its run directory.
 
     Args:
         config: the resolved settings.
         out: the run directory (default ``runs/forecast-<timestamp>``); it must not hold a run already.
-        resume: a run directory to continue from its checkpoint, with its stored settings.
+        resume: a run directory to continue from its checkpoint, with its stored settings (``config`` is not
+            used).
+        given: with ``resume``, settings given again: those that may change (:data:`RESUMABLE`) are applied
+            and recorded in ``config.json``; any other that differs from the run is a ``ValueError`` naming it.
     """
+    changed = {}
     if resume is not None:
         stored = rundir.read_run_config(resume)
         if stored.get("task") != "forecast":
             raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
-        config = replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet)
+        config, changed = resume_with(ForecastConfig, stored["config"], given or {}, "forecast", RESUMABLE)
         run_dir = Path(resume)
     else:
         run_dir = rundir.new_run_dir("forecast", out)
-        if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
-            raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
-                             f"choose another --out or continue it with --resume")
+        if _rank() == 0:  # other ranks: rank 0 may have begun
+            rundir.check_new(run_dir)  # an existing run is never overwritten
     series, sizes = prepare(config)
+    writer = _rank() == 0
+    with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():  # this process's now
+        if changed and writer:
+            rundir.record_resume(run_dir, to_dict(config), changed)
+        return _run(config, run_dir, resume, series, sizes, writer)
+
+
+def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes: dict, writer: bool) -> ForecastRun:
+    """:func:`run` once the data is loaded and the run directory is this process's."""
     test_size = sizes["test_size"]
     history, test = series.iloc[:-test_size], series.iloc[-test_size:]
     info = sd.describe(series)
-    writer = _rank() == 0
-    created = not run_dir.exists()
     if writer and resume is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
         rundir.atomic_write_json(run_dir / "config.json", {
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes,
             "versions": rundir.versions()})
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
-    try:
-        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
-    except (ValueError, TypeError):
-        if writer and created and resume is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
     frame = forecaster.backtest(test)
     train_values = history.to_numpy()
     scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab import checkpoint, distributed, rundir, train
+from rnnlab import checkpoint, distributed, engines, rundir, train
 from rnnlab import config as cfg
 from rnnlab.data.text import BUILTIN, Corpus, Vocab, stream_batches
-from rnnlab.models import CharLM
+from rnnlab.models import CharLM, check_fits
 from rnnlab.text.generate import Stepper
 
 LN2 = math.log(2.0)
@@ -171,7 +171,7 @@ class CharModel:
             ValueError: a bad setting or text, before anything is written.
         """
         c = self.resolved(steps, minutes)
-        train_config, device = _checked(c)  # every setting is checked before any file is written
+        train_config, device = check_settings(c)  # every setting is checked before any file is written
         corpus = data if isinstance(data, Corpus) else self.build_corpus(data)
         self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
         corpus.check(c.batch_size, c.seq_len, distributed.world_size())
@@ -188,7 +188,7 @@ class CharModel:
         """Read and encode ``data`` (default ``config.data``) as :meth:`fit` would, into ``out`` (default: a
         temporary file); a bad setting or text is a ``ValueError`` before anything is written."""
         c = self.resolved()
-        _checked(c)
+        check_settings(c)
         source = data if data is not None else c.data if c.data in ("-", *BUILTIN) else Path(c.data)
         return Corpus.build(source, out=out, encoding=c.encoding, max_chars=c.max_chars,
                             batches=(c.batch_size, c.seq_len, distributed.world_size()))
@@ -281,13 +281,17 @@ class CharModel:
     # ------------------------------------------------------------ files
 
     def save(self, run_dir: str | Path) -> Path:
-        """Write ``config.json`` (with the vocabulary) and ``model.safetensors`` into ``run_dir``."""
+        """Write ``config.json`` (with the vocabulary) and ``model.safetensors`` into ``run_dir``; what else an
+        existing ``config.json`` records (a run's ``resumes``) is kept."""
         self._check_fitted()
         run_dir = Path(run_dir)
+        rundir.check_owned(run_dir)  # a run directory deleted meanwhile is not re-created
         run_dir.mkdir(parents=True, exist_ok=True)
+        path = run_dir / "config.json"
+        kept = rundir.read_run_config(run_dir) if path.is_file() else {}
         checkpoint.save_weights(run_dir / "model.safetensors", self.model_.state_dict())
-        rundir.atomic_write_json(run_dir / "config.json", config_json(self.config, self.vocab_,
-                                                                      getattr(self, "corpus_", None)))
+        own = config_json(self.config, self.vocab_, getattr(self, "corpus_", None))
+        rundir.atomic_write_json(path, {**kept, **own})
         return run_dir
 
     @classmethod
@@ -324,15 +328,23 @@ def _network(vocab_size: int, c: TextConfig, dropout: float) -> CharLM:
                   num_layers=c.num_layers, cell=c.cell, dropout=dropout, engine=c.engine)
 
 
-def _checked(c: TextConfig):
-    """The training loop's settings and the device; a bad setting is a ``ValueError`` naming it."""
+def check_settings(c: TextConfig):
+    """The training loop's settings and the device; a bad setting (or a model too large for the memory
+    there is) is a ``ValueError`` naming it, before anything is read or written."""
     if c.cell not in ("rnn", "lstm", "gru"):
         raise ValueError(f"text: unknown cell '{c.cell}'; choose one of rnn, lstm, gru")
     for name in ("hidden_size", "num_layers", "embedding_size", "seq_len", "batch_size", "eval_every"):
         if getattr(c, name) < 1:
             raise ValueError(f"text: {name} must be >= 1, got {getattr(c, name)}")
+    if not 0 <= c.dropout <= 1:
+        raise ValueError(f"text: dropout must be in [0, 1], got {c.dropout}")
+    if c.engine not in engines.names():
+        engines.get(c.engine)  # raises, listing the valid names
+    device = distributed.resolve_device(c.device)
+    # the vocabulary is not read yet: one output is a lower bound, and nothing is read or written first
+    check_fits(c.cell, c.embedding_size, c.hidden_size, c.num_layers, 1, c.batch_size, c.seq_len, device)
     # the training loop takes every setting TextConfig shares with TrainConfig (all but epochs)
-    return cfg.project(c, train.TrainConfig), distributed.resolve_device(c.device)
+    return cfg.project(c, train.TrainConfig), device
 
 
 def check_task(stored: dict, run_dir) -> None:

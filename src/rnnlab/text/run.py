@@ -12,14 +12,17 @@ before training, so that an interrupted run can be resumed), ``corpus.bin`` (the
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Mapping
 
 from rnnlab import distributed, rundir
-from rnnlab.config import resolve
+from rnnlab.config import resume_with, to_dict
 from rnnlab.data.text import SPLIT, Corpus, Vocab
-from rnnlab.text.estimator import LN2, CharModel, TextConfig, check_task, config_json
+from rnnlab.text.estimator import LN2, CharModel, TextConfig, check_settings, check_task, config_json
 
+RESUMABLE = ("lr", "steps", "minutes", "patience", "eval_every", "device", "quiet")  # may change on resume
 SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report
 SAMPLE_LENGTH = 400  # characters per sample
 
@@ -37,32 +40,44 @@ class TextRun:
 
 
 def run(config: TextConfig, out: str | Path | None = None, resume: str | Path | None = None,
-        data: str | Path | None = None) -> TextRun:
+        data: str | Path | None = None, given: Mapping[str, Any] | None = None) -> TextRun:
     """Train and evaluate a character model as ``config`` says and write its run directory.
 
     Args:
         config: the resolved settings.
         out: the run directory (default ``runs/text-<timestamp>``).
         resume: a run directory to continue from its checkpoint, with its stored settings and corpus
-            (of ``config`` only ``quiet`` is used).
+            (``config`` is not used).
+        given: with ``resume``, settings given again: those that may change (:data:`RESUMABLE`) are applied
+            and recorded in ``config.json``; any other that differs from the run is a ``ValueError`` naming it.
         data: the text itself, or a path, instead of ``config.data`` (see
             :meth:`rnnlab.data.text.Corpus.build`).
     """
+    writer = distributed.rank() == 0  # under torchrun only rank 0 owns and writes the run directory
     if resume is not None:
         run_dir = Path(resume)
-        model, corpus = _stored(run_dir, config.quiet)
     else:
-        run_dir = rundir.new_run_dir("text", out)
+        run_dir = rundir.check_new(rundir.new_run_dir("text", out))  # an existing run is never overwritten
+        check_settings(CharModel(config).resolved())  # a bad setting: no directory is made
+    with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
+        return _run(config, run_dir, resume, data, writer, given or {})
+
+
+def _run(config: TextConfig, run_dir: Path, resume, data, writer: bool, given: Mapping[str, Any]) -> TextRun:
+    """:func:`run` once the run directory is this process's."""
+    if resume is not None:
+        model, corpus = _stored(run_dir, given, writer)
+    else:
         model = CharModel(config)
-        corpus = model.build_corpus(data, out=run_dir / "corpus.bin")  # checks every setting first
-        if distributed.rank() == 0:
+        corpus = model.build_corpus(data, out=run_dir / "corpus.bin" if writer else None)
+        if writer:
             settings = replace(model.resolved(), data=corpus.source)
             rundir.atomic_write_json(run_dir / "config.json", config_json(settings, corpus.vocab, corpus))
     model.fit(corpus, run_dir=run_dir, resume=resume is not None)
     m, seed = model.metrics_, model.config.seed
     table = [{"split": "validation", "nats/char": m["val_loss"], "bits/char": m["val_bpc"]},
              {"split": "test", "nats/char": m["test_loss"], "bits/char": m["test_bpc"]}]
-    if distributed.rank() != 0:
+    if not writer:
         return TextRun(run_dir, m, table, model, {}, writer=False)
     samples = {t: model.sample(SAMPLE_LENGTH, temperature=t, seed=seed) for t in SAMPLE_TEMPERATURES}
     model.save(run_dir)
@@ -74,15 +89,19 @@ def run(config: TextConfig, out: str | Path | None = None, resume: str | Path | 
     return TextRun(run_dir, m, table, model, samples)
 
 
-def _stored(run_dir: Path, quiet: bool) -> tuple[CharModel, Corpus]:
-    """The model (unfitted, with the run's settings) and the encoded corpus of an interrupted run."""
+def _stored(run_dir: Path, given: Mapping[str, Any], writer: bool) -> tuple[CharModel, Corpus]:
+    """The model (unfitted, with the run's settings and the changes ``given`` that may be made) and the
+    encoded corpus of an interrupted run."""
     stored = rundir.read_run_config(run_dir)
     check_task(stored, run_dir)
-    config = resolve(TextConfig, stored["config"])
+    config, changed = resume_with(TextConfig, stored["config"], given, "text", RESUMABLE)
     data = stored.get("data") or {}
     corpus = Corpus.open(run_dir / "corpus.bin", Vocab(stored["vocab"]), data.get("source", ""),
-                         tuple(data.get("split", SPLIT)))
-    return CharModel(replace(config, quiet=config.quiet or quiet)), corpus
+                         tuple(data.get("split", SPLIT)), data.get("n_chars"), data.get("sha256"),
+                         data.get("encoding"))  # a grown or changed corpus.bin is refused
+    if changed and writer:
+        rundir.record_resume(run_dir, to_dict(config), changed)
+    return CharModel(config), corpus
 
 
 def format_table(rows: list[dict]) -> str:
