@@ -6,6 +6,12 @@ import sys
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures are files here; no display
+# engine="auto" takes the fused engine only once its kernels are on disk (rnnlab.engines.fused.cache): decide
+# that once for the whole session, subprocesses included, so no test sees its engine change half-way
+if "RNNLAB_FUSED_AUTO" not in os.environ:
+    from rnnlab.engines.fused import cache
+
+    os.environ["RNNLAB_FUSED_AUTO"] = "1" if cache.stamp().exists() else "0"
 
 
 @pytest.fixture(autouse=True)
