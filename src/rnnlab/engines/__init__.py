@@ -95,7 +95,8 @@ def select(name: str, mode: str, x: torch.Tensor, hidden_size: int, lengths: tor
     if name == "auto":
         for candidate in _AUTO_ORDER:
             engine = _REGISTRY[candidate]
-            if engine.supports(mode, x, lengths) and engine.wins(mode, x, hidden_size):
+            # wins first: it is cheap, where supports may load an engine's code (the fused kernels: numba)
+            if engine.wins(mode, x, hidden_size) and engine.supports(mode, x, lengths):
                 return engine
         return _REGISTRY["torch"]
     engine = get(name)

@@ -89,6 +89,6 @@ def test_the_build_compiles_what_auto_uses_and_writes_the_stamp(monkeypatch, tmp
     monkeypatch.setattr(cache, "_directory", lambda: tmp_path)
     monkeypatch.setattr(os, "nice", lambda n: 0)  # not this test process
     lock = cache._take_lock()
-    assert cache._main(["--lock", str(lock)]) == 0
+    assert cache.main(["--lock", str(lock)]) == 0
     assert cache.stamp().exists() and not lock.exists()
     assert fused.sampler_loaded()  # the sampler was compiled (or loaded) too

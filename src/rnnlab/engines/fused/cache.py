@@ -19,7 +19,7 @@ the user's cache directory.
 (``auto`` stays on ``torch``); ``RNNLAB_FUSED_BUILD=0`` starts no background build. The decision is taken
 once a process, so a run does not change engine half-way.
 
-Run as ``python -m rnnlab.engines.fused.cache`` to build in the foreground (e.g. after installing).
+Run ``python -m rnnlab.engines.fused`` to build in the foreground (e.g. after installing).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def build_in_background() -> bool:
     source_root = str(_PACKAGE.parents[2])  # the directory this rnnlab is imported from
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
     try:
-        subprocess.Popen([sys.executable, "-m", "rnnlab.engines.fused.cache", "--lock", str(lock)], env=env,
+        subprocess.Popen([sys.executable, "-m", "rnnlab.engines.fused", "--lock", str(lock)], env=env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
     except OSError:
@@ -139,8 +139,11 @@ def build() -> None:
     import numpy as np
     import torch
 
-    from rnnlab.engines.fused import engine, kernels
+    from rnnlab.engines.fused import engine
 
+    kernels = engine.load_kernels()
+    if kernels is None:  # no numba: nothing to build, and auto never takes the engine anyway
+        return
     torch.manual_seed(0)
     fused = engine.FusedCPUEngine()
     for mode in ("rnn_tanh", "rnn_relu", "gru"):
@@ -174,7 +177,7 @@ def build() -> None:
     path.write_text(f"built {time.strftime('%Y-%m-%d %H:%M:%S')} by process {os.getpid()}\n")
 
 
-def _main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:
     lock = Path(argv[argv.index("--lock") + 1]) if "--lock" in argv else None
     try:
         if lock is not None and hasattr(os, "nice"):
@@ -187,4 +190,4 @@ def _main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))
