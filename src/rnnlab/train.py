@@ -58,6 +58,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
+from rnnlab import threads
 from rnnlab.distributed import Distributed
 
 
@@ -227,6 +228,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     if resume and run_dir is None:
         raise ValueError("train: resume=True needs the run_dir to continue from")
     world = Distributed.start(resolve_device(config.device))
+    threads.choose()  # the cores other processes leave free (rnnlab.threads)
     model.to(world.device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
