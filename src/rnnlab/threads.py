@@ -8,7 +8,8 @@ fused engine's RNN splits its batch over the same OpenMP team (:mod:`rnnlab.engi
 follows the same count.
 
 :func:`choose` looks at how busy the machine is right now — ``/proc/stat`` sampled over a tenth of a second,
-less this process's own CPU time over the same interval — and sets ``torch.set_num_threads`` to the cores
+less this process's own CPU time over the same interval and less work at a lowered priority (``nice``),
+which yields its core anyway — and sets ``torch.set_num_threads`` to the cores
 left free, rounded, at least 1 and at most torch's own default. Where ``/proc`` is missing (macOS,
 Windows) it reads the 1-minute load average instead. A caller that chose already (``rnnlab bench
 --threads``, :func:`use`) or the environment (``RNNLAB_THREADS``, ``OMP_NUM_THREADS``) is left alone.
@@ -81,8 +82,9 @@ def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
 
 
 def _machine_busy() -> int:
-    """The machine's busy CPU time so far, in clock ticks (``/proc/stat``: all but idle and iowait)."""
+    """The machine's busy CPU time so far, in clock ticks (``/proc/stat``: all but idle, iowait and *nice* time —
+    work at a lowered priority, such as the fused engine's background build, yields its core to us)."""
     with open("/proc/stat", encoding="ascii") as f:
         fields = [int(v) for v in f.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return sum(fields[:8]) - idle
+    return sum(fields[:8]) - idle - fields[1]
