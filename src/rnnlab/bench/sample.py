@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=5000, help="characters per timing (default 5000)")
     parser.add_argument("--quick", action="store_true", help="1,000 characters, one timing (seconds)")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other processes leave free: "
-                                                          "rnnlab.threads)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
+                                                          "processes leave free: rnnlab.threads)")
     args = parser.parse_args(argv)
     if args.threads:
         threads.use(args.threads)

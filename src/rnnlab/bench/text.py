@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="15 s each on the first 300,000 characters")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other processes leave free: "
-                                                          "rnnlab.threads)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
+                                                          "processes leave free: rnnlab.threads)")
     args = parser.parse_args(argv)
     if args.threads:
         threads.use(args.threads)

@@ -56,7 +56,8 @@ class TorchEngine:
         data, hx_n = _call(mode, packed.data, hx, flat_weights, has_biases, num_layers, dropout, training,
                            bidirectional, packed.batch_sizes)
         output, _ = torch.nn.utils.rnn.pad_packed_sequence(
-            torch.nn.utils.rnn.PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
+            torch.nn.utils.rnn.PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
+                                              packed.unsorted_indices),
             total_length=x.shape[0],
         )
         return output, _permute(hx_n, packed.unsorted_indices)

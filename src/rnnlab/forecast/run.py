@@ -14,16 +14,13 @@ training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``his
 from __future__ import annotations
 
 import math
-import os
-import platform
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from rnnlab import checkpoint
+from rnnlab import distributed, rundir
 from rnnlab.config import resolve, to_dict
 from rnnlab.data import series as sd
 from rnnlab.forecast.estimator import ForecastConfig, Forecaster
@@ -61,7 +58,7 @@ def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
     from rnnlab import train
 
-    train.resolve_device(config.device)
+    distributed.resolve_device(config.device)
     train.TrainConfig(epochs=config.epochs, steps=config.steps, minutes=config.minutes, lr=config.lr,
                       patience=config.patience)
     return series, {**sizes, "test_size": int(test_size)}
@@ -76,13 +73,13 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         resume: a run directory to continue from its checkpoint, with its stored settings.
     """
     if resume is not None:
-        stored = checkpoint.read_run_config(resume)
+        stored = rundir.read_run_config(resume)
         if stored.get("task") != "forecast":
             raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
         config = replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet)
         run_dir = Path(resume)
     else:
-        run_dir = checkpoint.new_run_dir("forecast", out)
+        run_dir = rundir.new_run_dir("forecast", out)
         if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
             raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
                              f"choose another --out or continue it with --resume")
@@ -94,8 +91,9 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
     created = not run_dir.exists()
     if writer and resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write_json(run_dir / "config.json", {
-            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+        rundir.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes,
+            "versions": rundir.versions()})
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
     try:
         forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
@@ -118,25 +116,15 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
     forecaster.append(test)
     if writer:
         forecaster.save(run_dir)
-        checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
-        checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        rundir.atomic_write_json(run_dir / "metrics.json", metrics)
+        rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
 
 def _rank() -> int:
     """This process's rank under torchrun (0 otherwise); only rank 0 writes the run directory."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def versions() -> dict:
-    """The library versions a run was made with."""
-    import torch
-
-    from rnnlab import __version__
-
-    return {"rnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__}
+    return distributed.rank()
 
 
 def format_table(rows: list[dict]) -> str:
@@ -247,7 +235,7 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
             path = Path(data)
             if not path.is_file():
                 raise ValueError(f"predict: file not found: {path}")
-            stored = checkpoint.read_run_config(model_dir).get("config", {})
+            stored = rundir.read_run_config(model_dir).get("config", {})
             header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
             names = [stored.get("column"), str(forecaster.history_.name)]
             times = [stored.get("time_column"), sd.BUNDLED.get(stored.get("data"), (None, None))[1]]
