@@ -65,7 +65,8 @@ class TorchEngine:
 
 def _call(mode, x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional, batch_sizes=None):
     """The ``torch._VF`` operator of ``mode`` on a stack. ``x`` ``(L, N, H_in)`` or packed data with
-    ``batch_sizes``; ``hx`` ``(num_layers * D, N, H)`` (a pair for LSTM). Returns ``output`` and ``hx_n`` like ``hx``."""
+    ``batch_sizes``; ``hx`` ``(num_layers * D, N, H)`` (a pair for LSTM). Returns ``output`` and ``hx_n``
+    like ``hx``."""
     op = _OPS[mode]
     if batch_sizes is None:
         result = op(x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional, False)
