@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     # bench: rnnlab.bench
     from rnnlab.bench import NAMES as BENCHMARKS
 
-    p = sub.add_parser("bench", help="the performance tables (layer, forecast, text, sample)",
+    p = sub.add_parser("bench", help="the performance tables (layer, forecast, text, sample, contention)",
                        description="Performance tables; each benchmark takes its own options "
                                    "(e.g. rnnlab bench layer --quick --json out.json; rnnlab bench layer --help).")
     p.add_argument("bench_command", choices=BENCHMARKS, metavar="{" + ",".join(BENCHMARKS) + "}",

@@ -60,6 +60,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
+from rnnlab import threads
 from rnnlab.distributed import Agreement, Distributed, resolve_device
 from rnnlab.rundir import write_history_csv
 
@@ -220,6 +221,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     if resume and run_dir is None:
         raise ValueError("train: resume=True needs the run_dir to continue from")
     world = Distributed.start(resolve_device(config.device))
+    threads.choose()  # the cores other processes leave free (rnnlab.threads)
     try:
         loop = _Loop(model, task, config, world, run_dir, resume)
     except BaseException:

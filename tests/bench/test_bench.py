@@ -94,3 +94,29 @@ def test_sample_rows_time_three_ways_of_drawing_the_same_text(monkeypatch):
     text = m.sample(300, prime="a", temperature=0.8, seed=4)
     assert sample.stepper_loop(m, 300, "a", 0.8, 4, compiled=False) == text
     assert sample.stepper_loop(m, 300, "a", 0.8, 4, compiled=True) == text
+
+
+def test_contention_table_quotes_each_setting_against_the_idle_run():
+    from rnnlab.bench import contention
+
+    text = lambda steps, threads: {"steps": steps, "chars_per_second": steps * 100.0, "threads": threads}  # noqa: E731
+    layer = {"threads": 1, "fused_us": 500.0, "torch_us": 900.0}
+    result = {"results": {"auto, no competitor": {"text": [text(100, 2)], "layer": [layer]},
+                          "1, competitor": {"text": [text(60, 1), text(70, 1)], "layer": [layer]},
+                          "2, competitor": {"text": [text(40, 2)], "layer": [layer]}},
+              "seconds": 30.0, "rounds": 2, "cpu_count": 2, "load_average_1min_before": 1.0,
+              "load_average_1min_end": 2.0}
+    lines = contention.format_table(result).splitlines()
+    assert lines[2].split()[:6] == ["1,", "competitor", "1", "65", "6,500", "65%"]
+    assert lines[3].split()[2:6] == ["2", "40", "4,000", "40%"]
+
+
+def test_the_competitor_is_a_running_process_until_killed():
+    from rnnlab.bench import contention
+
+    process = contention.competitor()
+    try:
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()

@@ -2,7 +2,6 @@
 
 import json
 import math
-import types
 
 import numpy as np
 import pytest
@@ -69,8 +68,9 @@ def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(
     from rnnlab.text import generate as stepper
 
     asked = []
-    monkeypatch.setattr(stepper.fused_cpu, "kernels", None)  # as without numba
-    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: asked.append(True))  # returns None
+    monkeypatch.setattr(stepper.fused, "sampler_loaded", lambda: False)
+    monkeypatch.setattr(stepper.fused, "ready", lambda: True)  # the kernels on disk...
+    monkeypatch.setattr(stepper.fused, "sampler", lambda: asked.append(True))  # ...but no numba: None
     m = untrained("lstm")
     with torch.no_grad():
         logits, state = m.model_(torch.tensor([[1, 2]]))
@@ -86,6 +86,21 @@ def test_sampler_is_compiled_only_for_long_samples_and_falls_back_without_numba(
     assert draws[stepper.COMPILED_FROM, None] == draws[stepper.COMPILED_FROM, False]  # NumPy in their place
 
 
+def test_sampler_is_not_compiled_while_its_kernels_are_not_on_disk(monkeypatch):
+    from rnnlab.text import generate as stepper
+
+    asked = []
+    monkeypatch.setattr(stepper.fused, "sampler_loaded", lambda: False)
+    monkeypatch.setattr(stepper.fused, "ready", lambda: False)  # using it would compile it first
+    monkeypatch.setattr(stepper.fused, "sampler", lambda: asked.append(True))
+    m = untrained("rnn")
+    with torch.no_grad():
+        logits, state = m.model_(torch.tensor([[1, 2]]))
+    ids = list(Stepper(m.model_, state).tokens(logits[0, -1].numpy(), stepper.COMPILED_FROM, 0.9, None, False,
+                                               np.random.default_rng(2)))
+    assert not asked and len(ids) == stepper.COMPILED_FROM
+
+
 def test_sampler_stays_compiled_at_any_length_once_loaded(monkeypatch):
     from rnnlab.text import generate as stepper
 
@@ -99,9 +114,9 @@ def test_sampler_stays_compiled_at_any_length_once_loaded(monkeypatch):
             calls.append(len(ids))
             ids[:] = 3
 
-    loaded = types.SimpleNamespace(generate=LoadedGenerate())
-    monkeypatch.setattr(stepper.fused_cpu, "kernels", loaded)
-    monkeypatch.setattr(stepper.fused_cpu, "_kernels", lambda: loaded)
+    loaded = LoadedGenerate()
+    monkeypatch.setattr(stepper.fused, "sampler_loaded", lambda: True)
+    monkeypatch.setattr(stepper.fused, "sampler", lambda: loaded)
     m = untrained("rnn")
     with torch.no_grad():
         logits, state = m.model_(torch.tensor([[1, 2]]))

@@ -7,14 +7,14 @@ are thin scripts calling the same ``main``.
 Example:
     >>> from rnnlab import bench
     >>> bench.NAMES
-    ('layer', 'forecast', 'text', 'sample')
+    ('layer', 'forecast', 'text', 'sample', 'contention')
 """
 
 from __future__ import annotations
 
 import importlib
 
-NAMES = ("layer", "forecast", "text", "sample")
+NAMES = ("layer", "forecast", "text", "sample", "contention")
 
 
 def run(name: str, argv: list[str] | None = None) -> int:

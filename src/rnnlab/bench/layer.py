@@ -28,7 +28,7 @@ import time
 import torch
 
 import rnnlab.nn as rnn
-from rnnlab import engines
+from rnnlab import engines, threads
 
 CELLS = {"rnn": (rnn.RNN, torch.nn.RNN, "rnn_tanh"), "lstm": (rnn.LSTM, torch.nn.LSTM, "lstm"),
          "gru": (rnn.GRU, torch.nn.GRU, "gru")}
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, nargs="+", help="batch sizes (default: the grid's)")
     p.add_argument("--length", type=int, help="sequence length (default 50 on CPU, 100 on GPU)")
     p.add_argument("--repeats", type=int, help="timed rounds per engine (default 5, 2 with --quick)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
+    p.add_argument("--threads", help="torch intra-op threads, or 'auto': the cores other processes leave free "
+                                     "(rnnlab.threads; default: torch's own choice)")
     return p.parse_args(argv)
 
 
@@ -272,10 +273,12 @@ def main(argv: list[str] | None = None) -> int:
     for what, values in (("--hidden", hidden), ("--batch", batch), ("--length", [length]), ("--repeats", [repeats])):
         if min(values) <= 0:
             raise ValueError(f"bench layer: {what} must be positive, got {min(values)}")
-    if args.threads is not None:
-        if args.threads <= 0:
-            raise ValueError(f"bench layer: --threads must be positive, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    if args.threads == "auto":
+        threads.choose()
+    elif args.threads is not None:
+        if not args.threads.isdigit() or int(args.threads) <= 0:
+            raise ValueError(f"bench layer: --threads must be a positive integer or 'auto', got {args.threads}")
+        threads.use(int(args.threads))
     machine = _machine(device)
     started = time.perf_counter()
     rows, steps = [], []

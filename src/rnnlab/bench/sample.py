@@ -28,6 +28,7 @@ import torch
 
 import numpy as np
 
+from rnnlab import threads
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
 from rnnlab.text.generate import Stepper
@@ -103,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--length", type=int, default=5000, help="characters per timing (default 5000)")
     parser.add_argument("--quick", action="store_true", help="1,000 characters, one timing (seconds)")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
+                                                          "processes leave free: rnnlab.threads)")
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        threads.use(args.threads)
     length, repeats = (1000, 1) if args.quick else (args.length, 3)
     rows = run(args.model, length, repeats)
     print(f"sampling speed, {length} characters, best of {repeats}, {platform.processor() or platform.machine()}, "

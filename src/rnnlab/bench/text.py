@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rnnlab import threads
 from rnnlab.bench.sample import chars_per_second
 from rnnlab.data.text import Corpus, stream_batches
 from rnnlab.text.estimator import LN2, CharModel, split_loss
@@ -100,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="15 s each on the first 300,000 characters")
     parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; 1 on a shared machine)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
+                                                          "processes leave free: rnnlab.threads)")
     args = parser.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        threads.use(args.threads)
     minutes, max_chars = (0.25, 300_000) if args.quick else (args.minutes, None)
     result = run(args.data, minutes, args.seed, max_chars, 1000 if args.quick else 5000)
     print(f"{result['data']}\nbudget {minutes:g} min each, torch {result['torch']}, {result['threads']} threads")

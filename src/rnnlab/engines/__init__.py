@@ -20,6 +20,10 @@ Args of ``run``:
 
 Returns ``output (L, N, H)`` and ``hx_n`` shaped like ``hx`` (the state after each sequence's last real step).
 
+An engine may also run a whole stack — every layer and direction, with the dropout between layers — in
+one call (``run_stack``, as ``torch.nn`` hands the stack to cuDNN); one that cannot returns ``None`` and
+the layer calls ``run`` per layer-direction.
+
 Engines register themselves here; :func:`select` resolves a name (or ``"auto"``) to an engine that
 supports the call. ``"auto"`` asks each registered engine, fastest first, whether it *wins* for this
 device, dtype and size (:meth:`Engine.wins`), and falls back to ``"torch"``.
@@ -47,6 +51,15 @@ class Engine(Protocol):
 
     def run(self, mode, x, hx, weights, lengths=None):
         """Run one layer-direction over the whole sequence."""
+
+    def run_stack(self, mode, x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional,
+                  lengths=None):
+        """Run every layer and direction in one call, or return ``None`` where this engine runs layer by layer.
+
+        ``x`` ``(L, N, H_in)``; ``hx`` ``(num_layers * D, N, H)`` (a pair for ``"lstm"``); ``flat_weights`` every
+        layer-direction's ``w_ih, w_hh[, b_ih, b_hh]`` in ``torch.nn``'s order; ``lengths`` as for ``run``.
+        Returns ``(output (L, N, D * H), hx_n)`` like ``hx``.
+        """
 
 
 _REGISTRY: dict[str, Engine] = {}
@@ -82,7 +95,8 @@ def select(name: str, mode: str, x: torch.Tensor, hidden_size: int, lengths: tor
     if name == "auto":
         for candidate in _AUTO_ORDER:
             engine = _REGISTRY[candidate]
-            if engine.supports(mode, x, lengths) and engine.wins(mode, x, hidden_size):
+            # wins first: it is cheap, where supports may load an engine's code (the fused kernels: numba)
+            if engine.wins(mode, x, hidden_size) and engine.supports(mode, x, lengths):
                 return engine
         return _REGISTRY["torch"]
     engine = get(name)

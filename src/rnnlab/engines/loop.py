@@ -83,6 +83,10 @@ class LoopEngine:
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
         return False
 
+    def run_stack(self, *args, **kwargs):
+        """None: this engine runs layer by layer (see :mod:`rnnlab.engines`)."""
+        return None
+
     def run(self, mode, x, hx, weights, lengths=None, trace: list | None = None):
         """See :mod:`rnnlab.engines`. ``trace``, when a list, receives each step's state tensor in order
         (``h_t``, or ``(h_t, c_t)`` for an LSTM) — the graph's own nodes, so their gradients can be kept.

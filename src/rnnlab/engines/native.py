@@ -37,7 +37,7 @@ class TorchEngine:
             packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
             x, batch_sizes = packed.data, packed.batch_sizes
             hx_stack = _permute(hx_stack, packed.sorted_indices)
-        out, hx_n = self.run_stack(mode, x, hx_stack, flat, has_biases, 1, 0.0, False, False, batch_sizes)
+        out, hx_n = _call(mode, x, hx_stack, flat, has_biases, 1, 0.0, False, False, batch_sizes)
         if lengths is not None:
             out = torch.nn.utils.rnn.PackedSequence(out, batch_sizes, packed.sorted_indices, packed.unsorted_indices)
             out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=seq_len)
@@ -47,17 +47,34 @@ class TorchEngine:
         return out, hx_n[0]
 
     def run_stack(self, mode, x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional,
-                  batch_sizes=None):
-        """A whole stack in one call. ``x`` ``(L, N, H_in)`` or packed data with ``batch_sizes``;
-        ``hx`` ``(num_layers * D, N, H)`` (a pair for LSTM). Returns ``output`` and ``hx_n`` like ``hx``."""
-        op = _OPS[mode]
-        if batch_sizes is None:
-            result = op(x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional, False)
-        else:
-            result = op(x, batch_sizes, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional)
-        if mode == "lstm":
-            return result[0], (result[1], result[2])
-        return result[0], result[1]
+                  lengths=None):
+        """A whole stack in one call (see :mod:`rnnlab.engines`); variable lengths go in packed, as torch.nn's do."""
+        if lengths is None:
+            return _call(mode, x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        hx = _permute(hx, packed.sorted_indices)
+        data, hx_n = _call(mode, packed.data, hx, flat_weights, has_biases, num_layers, dropout, training,
+                           bidirectional, packed.batch_sizes)
+        output, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            torch.nn.utils.rnn.PackedSequence(data, packed.batch_sizes, packed.sorted_indices,
+                                              packed.unsorted_indices),
+            total_length=x.shape[0],
+        )
+        return output, _permute(hx_n, packed.unsorted_indices)
+
+
+def _call(mode, x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional, batch_sizes=None):
+    """The ``torch._VF`` operator of ``mode`` on a stack. ``x`` ``(L, N, H_in)`` or packed data with
+    ``batch_sizes``; ``hx`` ``(num_layers * D, N, H)`` (a pair for LSTM). Returns ``output`` and ``hx_n``
+    like ``hx``."""
+    op = _OPS[mode]
+    if batch_sizes is None:
+        result = op(x, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional, False)
+    else:
+        result = op(x, batch_sizes, hx, flat_weights, has_biases, num_layers, dropout, training, bidirectional)
+    if mode == "lstm":
+        return result[0], (result[1], result[2])
+    return result[0], result[1]
 
 
 def _permute(hx, index: Tensor):

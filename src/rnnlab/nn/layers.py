@@ -158,15 +158,13 @@ class RNNBase(nn.Module):
         expected = (self.num_layers * self.num_directions, batch, self.hidden_size)
         hx = self._initial_state(hx, x, input if not packed else x, expected, batched, batch_first, name)
 
-        stack_engine = None
-        if trace is None and self.engine in ("auto", "torch"):
-            chosen = [engines.select(self.engine, self.mode, x, self.hidden_size, lengths)]
-            if chosen[0].name == "torch":
-                stack_engine = chosen[0]
-        if stack_engine is not None:
-            output, hx_n = self._run_stack(stack_engine, x, hx, lengths)
-        else:
-            output, hx_n = self._run_layers(x, hx, lengths, trace)
+        result = None
+        if trace is None:  # an engine that runs the whole stack in one call (torch's), else layer by layer
+            engine = engines.select(self.engine, self.mode, x, self.hidden_size, lengths)
+            flat = [getattr(self, n) for n in self._flat_weights_names]
+            result = engine.run_stack(self.mode, x, hx, flat, self.bias, self.num_layers, self.dropout, self.training,
+                                      self.bidirectional, lengths)
+        output, hx_n = result if result is not None else self._run_layers(x, hx, lengths, trace)
 
         if packed:
             output = pack_padded_sequence(output.index_select(1, sorted_indices), lengths[sorted_indices.cpu()])
@@ -195,25 +193,6 @@ class RNNBase(nn.Module):
         if not batched:
             parts = tuple(s.unsqueeze(1) for s in parts)
         return tuple(parts) if self.mode == "lstm" else parts[0]
-
-    def _run_stack(self, engine, x, hx, lengths):
-        """All layers and directions in one call of the ``torch`` engine (cuDNN on GPU)."""
-        flat = [getattr(self, n) for n in self._flat_weights_names]
-        if lengths is None:
-            return engine.run_stack(self.mode, x, hx, flat, self.bias, self.num_layers, self.dropout,
-                                    self.training, self.bidirectional)
-        packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-        order = packed.sorted_indices.to(x.device)
-        hx = tuple(s.index_select(1, order) for s in hx) if self.mode == "lstm" else hx.index_select(1, order)
-        data, hx_n = engine.run_stack(self.mode, packed.data, hx, flat, self.bias, self.num_layers, self.dropout,
-                                      self.training, self.bidirectional, packed.batch_sizes)
-        output, _ = pad_packed_sequence(
-            PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices),
-            total_length=x.shape[0],
-        )
-        back = packed.unsorted_indices.to(x.device)
-        hx_n = tuple(s.index_select(1, back) for s in hx_n) if self.mode == "lstm" else hx_n.index_select(1, back)
-        return output, hx_n
 
     def _run_layers(self, x, hx, lengths, trace):
         """Layer by layer, direction by direction, each through the selected engine."""

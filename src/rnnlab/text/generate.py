@@ -4,8 +4,8 @@ Sampling makes one network step per character, so a step's fixed cost (framework
 arithmetic) decides the speed. :class:`Stepper` runs the same equations as :mod:`rnnlab.engines.loop`
 on NumPy vectors, with the embedding folded into the first layer's input projection; tests check it
 against ``CharLM.forward`` for every cell. :meth:`Stepper.tokens` samples many characters at once: for
-long samples in one numba call per 1,024 characters where the fused engine's kernels load
-(:func:`rnnlab.engines.fused.kernels.generate`, no per-step dispatch at all), else step by step in NumPy.
+long samples in one numba call per 1,024 characters where the fused engine's compiled sampler is ready
+(:func:`rnnlab.engines.fused.sampler`, no per-step dispatch at all), else step by step in NumPy.
 Both draw the same Gumbel noise from the same generator, so a seed gives the same text either way (up
 to float32 rounding in near ties).
 """
@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnlab.engines.fused import engine as fused_cpu
+from rnnlab.engines import fused
 from rnnlab.models import CharLM
 
 CHUNK = 1024  # characters per draw of Gumbel noise (and per kernel call)
-# From this many characters on, :meth:`Stepper.tokens` uses the compiled sampler. Its first use in a process
-# costs ~0.8 s (importing numba 0.44 s, loading the cached kernel 0.40 s, measured), which NumPy steps
-# (15–160 µs a character at 1 × 64 … 2 × 256, ``rnnlab bench sample``) only pay back over thousands of
-# characters; after that a character costs 5–70 µs less.
+# From this many characters on, :meth:`Stepper.tokens` uses the compiled sampler where its kernels are on
+# disk (:func:`rnnlab.engines.fused.ready`). Its first use in a process then costs ~0.8 s (importing numba,
+# loading the cached kernel), which NumPy steps only pay back over thousands of characters; where they are
+# not on disk it would compile them (many seconds), so NumPy steps it is, at any length (NOTES.md of the
+# fused engine). Once a process has used the compiled sampler, it keeps it at any length.
 COMPILED_FROM = 8192
 _KINDS = {"rnn_tanh": 0, "rnn_relu": 1, "gru": 2, "lstm": 3}
 
@@ -67,22 +68,21 @@ class Stepper:
         """Yield ``n`` token ids, each drawn from the current logits and then fed in (see
         :meth:`rnnlab.text.CharModel.generate` for the sampling rule). ``logits`` ``(V,)``: those after the
         prime. ``compiled``: the numba sampler (True, where numba loads), NumPy steps (False: the reference
-        the tests compare against), or by length (None: from :data:`COMPILED_FROM` characters, or at any
-        length once the sampler has been loaded in this process)."""
+        the tests compare against), or by cost (None: at any length once this process has used the
+        sampler; from :data:`COMPILED_FROM` characters where they are ready on disk; else NumPy steps)."""
         vocab = len(logits)
         top_k = vocab if top_k is None else min(top_k, vocab)
-        if compiled is None:  # by length, or at any length once this process has the kernel loaded
-            loaded = fused_cpu.kernels not in (None, fused_cpu._NOT_LOADED) and fused_cpu.kernels.generate.signatures
-            compiled = n >= COMPILED_FROM or bool(loaded)
-        kernels = fused_cpu._kernels() if compiled else None
+        if compiled is None:
+            compiled = fused.sampler_loaded() or (n >= COMPILED_FROM and fused.ready())
+        sampler = fused.sampler() if compiled else None
         logits = np.array(logits, dtype=np.float32)
         for start in range(0, n, CHUNK):
             m = min(CHUNK, n - start)
             # greedy draws no noise, so that a greedy and a sampled run leave the generator alike
             noise = np.zeros((1, vocab)) if greedy else rng.gumbel(size=(m, vocab))
-            if kernels is not None:
+            if sampler is not None:
                 ids = np.empty(m, dtype=np.int64)
-                kernels.generate(*self._arrays(), logits, noise, np.float32(temperature), top_k, greedy, ids)
+                sampler(*self._arrays(), logits, noise, np.float32(temperature), top_k, greedy, ids)
                 yield from ids.tolist()
                 continue
             for j in range(m):
@@ -98,7 +98,7 @@ class Stepper:
                 logits = self(i)
 
     def _arrays(self):
-        """The weights and state as :func:`~rnnlab.engines.fused.kernels.generate` takes them (built once;
+        """The weights and state as :func:`rnnlab.engines.fused.sampler` takes them (built once;
         the state arrays are this stepper's own, so the kernel's updates carry over)."""
         if self._packed is None:
             t = lambda ws: np.ascontiguousarray(np.stack([w.T for w in ws]))  # noqa: E731  (layers, H, G)

@@ -16,6 +16,15 @@ from rnnlab.engines.fused import engine as fused_cpu
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _kernels_ready(monkeypatch):
+    """``auto`` here asks only whether the engine wins, as if its kernels were on disk (the readiness check
+    is tested on its own in ``test_cache.py``)."""
+    from rnnlab.engines.fused import cache
+
+    monkeypatch.setattr(cache, "_decided", True)
+
+
 @pytest.fixture
 def fused_calls(monkeypatch):
     """Counts the calls that really reach the fused engine (not a fallback)."""
@@ -154,7 +163,7 @@ def test_named_fused_is_selected_where_supported():
 
 
 def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_calls):
-    monkeypatch.setattr(fused_cpu, "kernels", None)
+    monkeypatch.setattr(fused_cpu, "_kernels", None)
     x = torch.zeros(5, 2, 3)
     assert engines.select("fused", "rnn_tanh", x, 4).name == "torch"
     assert engines.select("auto", "rnn_tanh", x, 20).name == "torch"
@@ -167,10 +176,10 @@ def test_without_numba_falls_back_to_torch_with_same_results(monkeypatch, fused_
 def test_numba_that_fails_to_import_is_declined(monkeypatch):
     import sys
 
-    monkeypatch.setattr(fused_cpu, "kernels", fused_cpu._NOT_LOADED)
+    monkeypatch.setattr(fused_cpu, "_kernels", fused_cpu._NOT_LOADED)
     monkeypatch.setitem(sys.modules, "rnnlab.engines.fused.kernels", None)  # import raises ImportError
     assert not engines.get("fused").supports("rnn_tanh", torch.zeros(5, 2, 3), None)
-    assert fused_cpu.kernels is None
+    assert fused_cpu.load_kernels() is None and not fused_cpu.loaded()
 
 
 @pytest.mark.parametrize("mode", ["rnn_tanh", "rnn_relu"])
@@ -211,7 +220,7 @@ def test_auto_layer_uses_fused_per_layer_where_it_wins(fused_calls):
 def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
     import numba
 
-    from rnnlab.engines.fused import kernels as fused_kernels
+    from rnnlab.engines.fused import primitives
 
     real_njit = numba.njit
 
@@ -227,7 +236,7 @@ def test_kernels_compile_in_memory_where_the_cache_is_not_writable(monkeypatch):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        compiled = fused_kernels._jit(twice)
+        compiled = primitives.jit(twice)
     assert compiled(21) == 42
     assert any("cannot cache" in str(w.message) for w in caught)
 
@@ -373,13 +382,13 @@ def test_rnn_output_is_the_saved_states_so_changing_it_in_place_is_refused(fused
 
 
 def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
-    """The kernels' ``_serial_begin`` sets this thread's MKL to one thread and ``_serial_end`` puts the earlier
+    """The kernels' ``serial_begin`` sets this thread's MKL to one thread and ``serial_end`` puts the earlier
     setting back (read through MKL's own ``mkl_get_max_threads``); which products get it is by size."""
     import ctypes
 
     import numba
 
-    from rnnlab.engines.fused import blas, kernels as fused_kernels
+    from rnnlab.engines.fused import blas, primitives
 
     address = blas.threads_address()
     if not address:
@@ -389,11 +398,11 @@ def test_small_products_run_on_one_blas_thread_and_the_setting_comes_back():
 
     @numba.njit
     def begin(threads):
-        return fused_kernels._serial_begin(threads)
+        return primitives.serial_begin(threads)
 
     @numba.njit
     def end(threads, previous):
-        fused_kernels._serial_end(threads, previous)
+        primitives.serial_end(threads, previous)
 
     before = get()
     previous = begin(address)
@@ -504,7 +513,7 @@ def test_rnn_runs_on_one_thread_without_an_openmp_team(monkeypatch, fused_calls)
     monkeypatch.setattr(fused_cpu, "PART_MIN_ROWS", 1)
     monkeypatch.setattr(fused_cpu, "PART_MIN_WORK", 1)
     monkeypatch.setitem(fused_cpu._ADDRESSES, "team", (0, 0, 0))
-    fused_cpu._kernels()
+    fused_cpu.load_kernels()
     ours, theirs = _pair("rnn_tanh", torch.float64)
     assert fused_cpu._rnn_team(torch.empty(0, dtype=torch.float64), 8, 4)[-1] == 1
     x = torch.randn(LENGTH, 8, INPUT, dtype=torch.float64)
@@ -519,7 +528,7 @@ def test_which_batches_are_split_over_threads(monkeypatch):
 
     if not team.team_addresses()[0]:
         pytest.skip("torch on this platform runs on no GNU-compatible OpenMP runtime")
-    fused_cpu._kernels()
+    fused_cpu.load_kernels()
     like = torch.empty(0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert fused_cpu._rnn_team(like, 64, 64)[-1] == 2  # issue 7's hidden 64 × batch 64

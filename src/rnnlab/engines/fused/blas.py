@@ -2,7 +2,7 @@
 
 The recurrence ``h_{t-1} W_hhᵀ`` of a whole batch is a small matrix product per time step (64 × 64 × 64
 at hidden 64, batch 64). numba's own loop reaches about half of what a tuned BLAS does at that size
-(:func:`rnnlab.engines.fused.kernels._add_matmul`), and numba's ``np.dot`` would need SciPy, which is not
+(:func:`rnnlab.engines.fused.primitives.add_matmul`), and numba's ``np.dot`` would need SciPy, which is not
 a dependency. torch's CPU library on x86-64 Linux links Intel MKL statically and exports its Fortran
 ``sgemm_`` / ``dgemm_``; calling them directly costs no framework dispatch (no tensor, no allocation), only
 the BLAS call itself.
@@ -70,8 +70,7 @@ def threads_address() -> int:
     where there is none or ``RNNLAB_FUSED_BLAS=0``.
 
     The kernels call it (:func:`call_int`) to run their small per-step products on their own thread: MKL
-    threads even a 64 × 64 × 64 product over both cores, which costs more than it saves (measured on the
-    2-core machine: a kernel's 50 steps took 4.2–4.5 µs a step on MKL's two threads, 3.5 µs on one). The
+    threads even a 64 × 64 × 64 product over every core, which costs more than it saves (``NOTES.md``). The
     setting is the calling thread's alone, and the kernels put the earlier one back, so torch's matrix
     products elsewhere keep their threads."""
     if os.environ.get("RNNLAB_FUSED_BLAS", "1") == "0":

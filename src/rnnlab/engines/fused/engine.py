@@ -23,31 +23,19 @@ inductor backend and recompiles for every new length. Plain torch is the ``torch
 Inside the kernels, the product ``h_{t-1} W_hhᵀ`` of the whole batch per step goes to the BLAS that torch
 is built with (MKL's ``sgemm_``, called by address: :mod:`rnnlab.engines.fused.blas`) where torch exports it
 and the product is big enough to pay for the call (:func:`_gemm`), else to the kernels' own vectorised
-loop; small products run on the kernel's own thread (:func:`_serial`: MKL would spread a 64 × 64 × 64
-product over both cores, at 4.2–4.5 µs a step against 3.5 µs on one). The nonlinearity: libm's ``tanh``
-costs 18 ns a call, the kernels' vectorised rational fp32 tanh about 0.3 ns.
+loop; small products run on the kernel's own thread (:func:`_serial`: MKL would spread them over every
+core, which costs more than it saves).
 
 Threads. The rows of a batch are independent through time, so the RNN's kernels split them into parts
 and run one part on each of torch's own OpenMP threads (:mod:`rnnlab.engines.fused.team`, through
-``GOMP_parallel``: the workers that run torch's parallel operators, handed a part in 1–2 µs), each part on
-one MKL thread (:func:`_rnn_team`). Tried before and dropped: Python threads (the kernels release the GIL)
-cost ~200 µs a hand-off on the first development VM and 16 µs at best, 129 µs in the median on the second,
-and competed with torch's OpenMP worker, which spins on the other core for milliseconds after every
-parallel operator (two half-batch kernels in two threads: 229–237 µs against 281 µs for one); numba's
-``prange`` starts a second OpenMP runtime whose threads spin against torch's (``torch.nn`` itself got
-1.3× slower in the same process). The GRU's and the LSTM's kernels still run on the calling thread.
+``GOMP_parallel``: the workers that run torch's parallel operators), each part on one MKL thread
+(:func:`_rnn_team`); how many follows torch's thread count (:mod:`rnnlab.threads` chooses it). The GRU's
+and the LSTM's kernels run on the calling thread. What was measured, and what was tried and dropped
+(Python threads, numba's ``prange``, MKL's packed GEMM, …): ``NOTES.md`` in this package.
 
-Where the time goes (RNN, hidden 64, batch 64, length 50, forward + ``out.sum() + h_n.sum()`` + backward,
-each part's fastest of 300 in-process calls on the 2-core development machine, 2026-12-02): the two
-recurrence kernels ~210 and ~145 µs on two threads (~300 and ~250 on one: 50 products of 3.5 µs each, the
-rest tanh and its derivative); the four bulk matrix products ~145 + 3 × ~130 µs (both cores, MKL);
-Python, autograd and the loss ~300 µs; in all ~1.25–1.4 ms against ``torch.nn``'s ~4.2–4.6 ms. Tried and
-dropped: MKL's packed GEMM for ``W_hh`` (``cblas_sgemm_pack``/``_compute``: 3.40 against 3.47 µs a step),
-a buffer kept across calls for the projection and ``d_pre`` (no change), the projection on one thread
-(no change to the kernel after it), MKL on one thread for everything (slower, 2.0–2.4× instead), tanh's
-division as a reciprocal estimate (``arcp``: ``vrcpps`` and a Newton step, no faster here).
-
-numba is imported at the first call that could use it. Where it is missing or fails to import (or the
+numba is imported at the first call that could use it, and ``auto`` takes the engine only once its
+compiled kernels are ready (:mod:`rnnlab.engines.fused.cache`): the first call of a fresh install would
+otherwise compile them while the user waits. Where it is missing or fails to import (or the
 tensors are not fp32/fp64 on the CPU), :meth:`FusedCPUEngine.supports` says no and
 :func:`rnnlab.engines.select` falls back to the ``torch`` engine. Variable lengths are
 supported: past a sequence's end its state stays put and its output is zero.
@@ -63,26 +51,32 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rnnlab.engines.fused import cache
+
 _NOT_LOADED = object()
-# the numba kernels module, imported at the first call that could use it (numba adds half a second to
-# an import); None where numba is missing or fails to import (e.g. built for another numpy)
-kernels = _NOT_LOADED
+# the numba kernels modules (:mod:`.kernels`, :mod:`.rnn_kernels`), imported at the first call that could use
+# them (numba adds half a second to an import); None where numba is missing or fails to import
+_kernels = _NOT_LOADED
+_rnn_kernels = None
 
 
-# the Elman RNN's kernels (:mod:`rnnlab.engines.fused.rnn_kernels`), loaded with the others
-rnn_kernels = None
-
-
-def _kernels():
-    global kernels, rnn_kernels
-    if kernels is _NOT_LOADED:
+def load_kernels():
+    """The kernels module (:mod:`rnnlab.engines.fused.kernels`), imported (and so numba) at the first call;
+    None where numba is missing or fails to import (e.g. built for another numpy)."""
+    global _kernels, _rnn_kernels
+    if _kernels is _NOT_LOADED:
         try:
-            loaded = importlib.import_module("rnnlab.engines.fused.kernels")
-            rnn_kernels = importlib.import_module("rnnlab.engines.fused.rnn_kernels")
+            loaded_module = importlib.import_module("rnnlab.engines.fused.kernels")
+            _rnn_kernels = importlib.import_module("rnnlab.engines.fused.rnn_kernels")
         except ImportError:
-            loaded = None
-        kernels = loaded
-    return kernels
+            loaded_module = None
+        _kernels = loaded_module
+    return _kernels
+
+
+def loaded() -> bool:
+    """Whether this process has imported the kernels already (so using them costs no import or load)."""
+    return _kernels is not _NOT_LOADED and _kernels is not None
 
 
 _DTYPES = (torch.float32, torch.float64)
@@ -131,16 +125,11 @@ def _project(mode: str, x: Tensor, w_ih: Tensor, b_ih: Tensor | None, b_hh: Tens
     return x_proj.view(seq_len, batch, -1)
 
 
-# The BLAS call costs 1–2 µs however small the product; the kernels' own loop costs nothing to start.
-# Per step, ``rnnlab``'s loop against MKL's ``sgemm_`` (one core, fp32, µs, loop/BLAS) measured:
-# 20×(16 rows) 0.74/1.51, 20×32 1.98/2.01, 20×64 3.96/2.52; 32×16 1.44/2.17, 32×32 2.83/2.47; 64×8
-# 1.56/2.00, 64×16 4.00/3.36, 64×64 16.2/6.6; 256×8 25.5/14.6 (hidden × rows, square weights).
-# So BLAS from 8 rows and about 24k multiply-adds a step.
+# The BLAS call costs 1–2 µs however small the product, the kernels' own loop nothing to start: BLAS from
+# 8 rows and about 24k multiply-adds a step (NOTES.md, "BLAS or the kernels' own loop").
 BLAS_MIN_ROWS, BLAS_MIN_WORK = 8, 24_000
-# MKL threads a product as small as 64 × 64 × 64 over both cores, which costs more than it saves there;
-# up to this many weights (inner × cols) the kernels keep it on their own thread (:func:`_serial`). Per
-# step, one MKL thread against two (fp32, µs): 64 rows × 64 × 64 3.5/4.5, 256 × 64 × 64 13.8/15.0,
-# 32 × 64 × 64 and 16 × 64 × 64 the same; 64 × 64 × 192 (GRU) 9.4/7.4, 64 × 128 × 128 12.2/10.2.
+# MKL threads even a 64 × 64 × 64 product over every core, which costs more than it saves: up to this many
+# weights (inner × cols) the kernels keep it on their own thread (:func:`_serial`; NOTES.md).
 SERIAL_MAX_WEIGHTS = 64 * 64
 
 
@@ -163,7 +152,7 @@ def _address(key):
 
             address = team.team_addresses()
         elif isinstance(key, tuple):
-            address = rnn_kernels.part_addresses(np.float32 if key[1] == torch.float32 else np.float64)
+            address = _rnn_kernels.part_addresses(np.float32 if key[1] == torch.float32 else np.float64)
         else:
             address = blas.gemm_address(np.float32 if key == torch.float32 else np.float64)
         _ADDRESSES[key] = address
@@ -186,11 +175,8 @@ def _serial(inner: int, cols: int) -> int:
 
 
 # The RNN's kernels split the rows of a batch over torch's threads (:mod:`rnnlab.engines.fused.rnn_kernels`)
-# where each part keeps at least this many rows and this many multiply-adds a step (rows × H × H). The
-# forward kernel alone, 50 steps, on the 2-core machine, one thread against two parts (µs): 64 rows × 64
-# 299/205, 32 × 64 259/160, 64 × 20 115/104, 16 × 64 114/111; ``rnnlab bench layer`` (fused over torch.nn,
-# split against not, two runs each): 64 × 20 4.00, 3.29× / 4.70, 2.85×; 256 × 20 2.21, 2.26× / 3.06, 2.43×;
-# 16 × 64 3.73, 3.93× / 4.31, 4.01×. The hand-off costs 1–2 µs; smaller parts are not worth it.
+# where each part keeps at least this many rows and this many multiply-adds a step (rows × H × H); smaller
+# parts do not pay for the 1–2 µs hand-off (NOTES.md, "The RNN's batch split").
 PART_MIN_ROWS, PART_MIN_WORK = 8, 32 * 20 * 20
 
 
@@ -223,7 +209,7 @@ def _rnn_forward(relu: bool, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, 
     hs = torch.empty((seq_len + 1, batch, hidden), dtype=x.dtype)
     out = hs[1:] if full else torch.empty((seq_len, batch, hidden), dtype=x.dtype)
     gemm, threads, team, part, _, parts = _rnn_team(x, batch, hidden)
-    rnn_kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
+    _rnn_kernels.rnn_forward(x_proj.view(seq_len, batch, hidden).numpy(), _np(h0), _np(w_hh),
                             _NONE_1D[x.dtype] if b_hh is None else _np(b_hh), lengths, relu,
                             _NONE_3D[x.dtype] if full else out.numpy(), hs.numpy(), gemm, threads, team, part, parts)
     return out, hs[seq_len].clone(), hs
@@ -237,7 +223,7 @@ def _rnn_backward(ctx, d_out: Tensor, d_hn: Tensor):
     new = lambda *shape: torch.empty(shape, dtype=d_out.dtype)  # noqa: E731
     d_pre, d_h0, d_bias = new(seq_len, batch, hidden), new(batch, hidden), new(hidden) if ctx.bias else None
     gemm, threads, team, _, part, parts = _rnn_team(d_out, batch, hidden)
-    rnn_kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths,
+    _rnn_kernels.rnn_backward(_np(w_hh), hs.numpy(), _grad_compact(d_out), _np(d_hn), ctx.lengths,
                              ctx.mode == "rnn_relu", d_pre.numpy(), d_h0.numpy(),
                              _NONE_1D[d_out.dtype] if d_bias is None else d_bias.numpy(), gemm, threads, team, part,
                              parts)
@@ -265,11 +251,11 @@ def _forward(mode: str, x_proj: Tensor, h0: Tensor, c0: Tensor | None, w_hh: Ten
     if mode == "gru":
         gates, h_proj_n = new(seq_len, batch, 3 * hidden), new(seq_len, batch, hidden)
         b_hh = np.zeros(3 * hidden, dtype=args[0].dtype) if b_hh is None else _np(b_hh)
-        kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(), h_proj_n.numpy(),
+        _kernels.gru_forward(*args, w_hh_t, b_hh, lengths, out.numpy(), hs.numpy(), gates.numpy(), h_proj_n.numpy(),
                             _gemm(x_proj, batch, hidden, 3 * hidden), _serial(hidden, 3 * hidden))
         return out, hs[seq_len].clone(), None, (hs, gates, h_proj_n)
     cs, gates = new(seq_len + 1, batch, hidden), new(seq_len, batch, 4 * hidden)
-    kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
+    _kernels.lstm_forward(*args, _np(c0), w_hh_t, lengths, out.numpy(), hs.numpy(), cs.numpy(), gates.numpy(),
                          _gemm(x_proj, batch, hidden, 4 * hidden), _serial(hidden, 4 * hidden))
     return out, hs[seq_len].clone(), cs[seq_len].clone(), (hs, cs, gates)
 
@@ -340,13 +326,13 @@ class _FusedLayer(torch.autograd.Function):
         if mode == "gru":
             gates, h_proj_n = rest
             d_proj, d_rec = new(seq_len, batch, 3 * hidden), new(seq_len, batch, 3 * hidden)
-            kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths, d_proj.numpy(),
+            _kernels.gru_backward(_np(w_hh), _np(hs), _np(gates), _np(h_proj_n), *incoming, lengths, d_proj.numpy(),
                                  d_rec.numpy(), d_h0.numpy(), _gemm(d_proj, batch, 3 * hidden, hidden),
                                  _serial(3 * hidden, hidden))
         else:
             cs, gates = rest
             d_proj, d_c0 = new(seq_len, batch, 4 * hidden), new(batch, hidden)
-            kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
+            _kernels.lstm_backward(_np(w_hh), _np(cs), _np(gates), *incoming, _np(d_cn), lengths, d_proj.numpy(),
                                   d_h0.numpy(), d_c0.numpy(), _gemm(d_proj, batch, 4 * hidden, hidden),
                                   _serial(4 * hidden, hidden))
             d_rec = d_proj
@@ -373,46 +359,32 @@ class FusedCPUEngine:
     name = "fused"
 
     def supports(self, mode: str, x: Tensor, lengths: Tensor | None) -> bool:
-        return mode in _GATES and x.is_cpu and x.dtype in _DTYPES and _kernels() is not None
+        return mode in _GATES and x.is_cpu and x.dtype in _DTYPES and load_kernels() is not None
 
     def wins(self, mode: str, x: Tensor, hidden_size: int) -> bool:
-        """The region where ``rnnlab bench layer`` measured fused clearly faster than ``torch.nn`` (fp32, CPU).
+        """Whether ``auto`` should take this engine: in the region where ``rnnlab bench layer`` measured it more
+        than 1.2× faster than ``torch.nn`` in two runs (fp32, CPU, length ≥ 8; the grid is in ``NOTES.md``),
+        and only once its compiled kernels are ready (:func:`rnnlab.engines.fused.ready`), so that no one
+        waits for a compile the work would not take.
 
-        Measured 2026-12-02 on the 2-core development machine (Intel Xeon, KVM), torch's default 2
-        threads, ``rnnlab bench layer --cell rnn|gru --json benchmarks/results/layer-*-cpu.json``: speedup of
-        forward + backward over ``torch.nn`` in the same run, length 50, input size = hidden size. The RNN
-        with its batch split over both threads (:func:`_rnn_team`); the GRU on one.
-
-        =========  =========  =========  =========  =========  =========
-        RNN        hidden 20  hidden 64  hidden 128 hidden 256 hidden 512
-        =========  =========  =========  =========  =========  =========
-        batch 1    7.07×      6.31×      6.36×      3.31×      2.23×
-        batch 16   5.37×      3.10×      3.64×      2.04×      2.00×
-        batch 64   3.46×      3.38×      2.25×      1.41×      1.35×
-        batch 256  3.04×      2.24×      1.73×      1.41×      1.20×
-        GRU
-        batch 1    15.3×      12.9×      7.37×      3.54×      1.76×
-        batch 16   7.48×      3.34×      2.15×      1.60×      1.65×
-        batch 64   3.25×      1.71×      1.38×      1.11×      1.02×
-        batch 256  1.78×      1.13×      1.11×      0.76×      0.87×
-        =========  =========  =========  =========  =========  =========
-
-        Taken where the win is above 1.2× in this run and in a second one (RNN, split: hidden 256 at batch
-        256 1.21×, hidden 512 at batch 64 1.43×, at batch 256 1.21×; GRU, the session's runs before:
-        hidden 32 at batch 256 1.09×): closer than that is within run-to-run noise, so RNN 512 at batch
-        256 stays with torch. torch keeps the rest, and batches above 256, which were not measured. LSTM:
-        0.45–0.88× from batch 16 up (torch runs it through oneDNN) and 0.97–1.59× at batch 1, so never.
-        fp64 was not timed.
+        RNN: batch ≤ 64 up to hidden 512, ≤ 256 up to 256. GRU: batch ≤ 16 up to 256, ≤ 64 up to 64, ≤ 256
+        up to 20. LSTM: never (torch runs it through oneDNN, faster from batch 16 up).
         """
         seq_len, batch = x.shape[0], x.shape[1]
         if x.dtype != torch.float32 or seq_len < 8:
             return False
         if mode in ("rnn_tanh", "rnn_relu"):
-            return batch <= 64 and hidden_size <= 512 or batch <= 256 and hidden_size <= 256
-        if mode == "gru":
-            return batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64 or (
+            region = batch <= 64 and hidden_size <= 512 or batch <= 256 and hidden_size <= 256
+        elif mode == "gru":
+            region = batch <= 16 and hidden_size <= 256 or batch <= 64 and hidden_size <= 64 or (
                 batch <= 256 and hidden_size <= 20)
-        return False
+        else:
+            region = False
+        return region and cache.ready(loaded())
+
+    def run_stack(self, *args, **kwargs):
+        """None: this engine runs layer by layer (see :mod:`rnnlab.engines`)."""
+        return None
 
     def run(self, mode, x, hx, weights, lengths=None):
         """One layer-direction; see :mod:`rnnlab.engines`."""

@@ -5,16 +5,14 @@ the batch on one thread or over parts of it on several.
 every step comes in as ``x_proj``, one matrix product done by torch (:mod:`rnnlab.engines.fused.engine`); the
 kernels run the recurrence step by step over the rows they are given: one product ``h_{t-1} W_hhᵀ`` of
 those rows per step (through the BLAS ``?gemm_`` whose address the caller passes, or the kernels' own loop
-where it passes 0: :mod:`rnnlab.engines.fused.kernels`), then the nonlinearity.
+where it passes 0: :mod:`rnnlab.engines.fused.primitives`), then the nonlinearity.
 
 The rows of a batch are independent through time, so :func:`rnn_forward` and :func:`rnn_backward` can
 split them into ``parts`` and run one part on each of torch's OpenMP threads (:mod:`rnnlab.engines.fused.team`):
 each part is the same kernel (:func:`_forward_rows`, :func:`_backward_rows`) over its own rows, so a row's
 arithmetic is the same however many parts there are; the bias gradient is summed per part and the parts
-added in order. Measured on the 2-core development machine (forward kernel, 50 steps, one MKL thread per
-part, µs, one thread / two parts): batch 64 × hidden 64 299/205, 64 × 128 940/554, 64 × 256 3359/1926, 256 ×
-256 12448/6410, 32 × 64 259/160, 16 × 256 1161/585, but 16 × 64 114/111 and 64 × 20 115/104 (the caller
-decides how many parts: :func:`rnnlab.engines.fused.engine._rnn_team`).
+added in order. The caller decides how many parts (:func:`rnnlab.engines.fused.engine._rnn_team`; the
+measurements behind it are in ``NOTES.md``).
 
 Symbols: ``L`` length, ``N`` batch, ``H`` hidden units. ``lengths[n]`` is the real length of row ``n``: past
 it the state stays put, the output is zero and no gradient flows through the step.
@@ -29,16 +27,32 @@ import numba
 import numpy as np
 from numba import types
 
-from rnnlab.engines.fused.kernels import (_ONE, _ZERO, _add_matmul, _add_product, _gemm_into, _jit, _operands,
-                                          _serial_begin, _serial_end, _tanh)
-from rnnlab.engines.fused.team import address_of, array_at, call_int0, run_alone, run_team
+from rnnlab.engines.fused.primitives import (
+    ONE,
+    ZERO,
+    add_matmul,
+    add_product,
+    gemm_into,
+    jit,
+    operands,
+    serial_begin,
+    serial_end,
+    tanh,
+)
+from rnnlab.engines.fused.team import (
+    address_of,
+    array_at,
+    call_int0,
+    run_alone,
+    run_team,
+)
 
 # the row kernels and the parts' plumbing: compiled into their callers only (each part function, and the
 # drivers), not also on their own
-_inline = functools.partial(_jit, inline="always")
+_inline = functools.partial(jit, inline="always")
 
 
-@_jit
+@jit
 def _rnn_activate(pre, b_hh, h, relu):
     """``h = tanh(pre + b_hh)`` (or relu) over ``(N, H)``; ``b_hh`` of length 0 adds nothing. Its own
     function, free of the per-row length checks: the loops vectorise only this way (with the checks in
@@ -50,19 +64,19 @@ def _rnn_activate(pre, b_hh, h, relu):
         if with_bias and relu:
             for j in range(hidden):
                 v = p[j] + b_hh[j]
-                h_n[j] = _ZERO if v < _ZERO else v
+                h_n[j] = ZERO if v < ZERO else v
         elif with_bias:
             for j in range(hidden):
-                h_n[j] = _tanh(p[j] + b_hh[j])
+                h_n[j] = tanh(p[j] + b_hh[j])
         elif relu:
             for j in range(hidden):
-                h_n[j] = _ZERO if p[j] < _ZERO else p[j]
+                h_n[j] = ZERO if p[j] < ZERO else p[j]
         else:
             for j in range(hidden):
-                h_n[j] = _tanh(p[j])
+                h_n[j] = tanh(p[j])
 
 
-@_jit
+@jit
 def _rnn_d_pre(d_pre, dh, d_out, hs, relu, step_sum):
     """``d_pre = (dh + d_out) ⊙ f'(pre)`` over ``(N, H)``, with ``f'`` read off ``hs`` = ``f(pre)``:
     ``tanh' = 1 - h²``, ``relu' = [h > 0]``; ``step_sum`` (length ``H``, or 0 for none) += its column sums.
@@ -73,10 +87,10 @@ def _rnn_d_pre(d_pre, dh, d_out, hs, relu, step_sum):
         a, g, o, h = d_pre[n], dh[n], d_out[0 if d_out.shape[0] == 1 else n], hs[n]
         if relu:
             for j in range(hidden):
-                a[j] = g[j] + o[j] if h[j] > _ZERO else _ZERO
+                a[j] = g[j] + o[j] if h[j] > ZERO else ZERO
         else:
             for j in range(hidden):
-                a[j] = (g[j] + o[j]) * (_ONE - h[j] * h[j])
+                a[j] = (g[j] + o[j]) * (ONE - h[j] * h[j])
         if with_sum:
             for j in range(hidden):
                 step_sum[j] += a[j]
@@ -85,24 +99,24 @@ def _rnn_d_pre(d_pre, dh, d_out, hs, relu, step_sum):
 @_inline
 def _forward_rows(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads, n0, n1):
     """The forward recurrence of rows ``n0:n1``; arguments as :func:`rnn_forward`'s."""
-    previous = _serial_begin(threads)
+    previous = serial_begin(threads)
     seq_len, _, hidden = x_proj.shape
     rows = n1 - n0
     blas = gemm != 0
     shortest = lengths[n0:n1].min() if rows > 0 else seq_len
     # the kernels' own loop wants W_hhᵀ and the accumulator padded (:func:`_padded`); BLAS reads W_hh as it is
-    w_t, acc, scratch = _operands((w_hh[:0] if blas else w_hh).T.copy(), 0 if blas else rows, hs)
+    w_t, acc, scratch = operands((w_hh[:0] if blas else w_hh).T.copy(), 0 if blas else rows, hs)
     hs[0, n0:n1] = h0[n0:n1]
     for t in range(seq_len):
         h_prev, h_t = hs[t, n0:n1], hs[t + 1, n0:n1]  # (rows, H)
         pre = x_proj[t, n0:n1]
         if blas:
-            _gemm_into(pre, h_prev, w_hh, gemm, scratch, True, True)
+            gemm_into(pre, h_prev, w_hh, gemm, scratch, True, True)
         else:
             for n in range(rows):
                 for j in range(hidden):
                     acc[n, j] = pre[n, j]
-            _add_matmul(acc, h_prev, w_t)
+            add_matmul(acc, h_prev, w_t)
             pre = acc
         # h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)     (or relu)
         _rnn_activate(pre, b_hh, h_t, relu)
@@ -116,7 +130,7 @@ def _forward_rows(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads,
                 for n in range(rows):
                     if t >= lengths[n0 + n]:
                         out[t, n0 + n] = 0.0
-    _serial_end(threads, previous)
+    serial_end(threads, previous)
 
 
 @_inline
@@ -124,13 +138,13 @@ def _backward_rows(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, bias_sum, 
     """Backpropagation through time of rows ``n0:n1``; arguments as :func:`rnn_backward`'s, except
     ``bias_sum`` (float64 ``(H,)``, or length 0 for none), to which the column sums of these rows' ``d_pre``
     over every step are added (per step in the dtype, across steps in float64)."""
-    previous = _serial_begin(threads)
+    previous = serial_begin(threads)
     seq_len, _, hidden = d_pre.shape
     rows = n1 - n0
     blas = gemm != 0
     # dh: ∂L/∂h_t of each row as t goes down, padded for the loop (through BLAS only its first H columns);
     # the loop wants W_hh padded too, BLAS reads it as it is
-    w, dh, scratch = _operands(w_hh[:0] if blas else w_hh, rows, hs)
+    w, dh, scratch = operands(w_hh[:0] if blas else w_hh, rows, hs)
     if blas:
         w = w_hh
     dh[:, :hidden] = d_hn[n0:n1]
@@ -160,14 +174,14 @@ def _backward_rows(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, bias_sum, 
                 bias_sum[j] += step_sum[j]
         # ∂L/∂h_{t-1} = W_hhᵀ dpre_t; rows past their length keep dh (their d_pre is zero)
         if blas and t < shortest:
-            _gemm_into(dh, d_pre_t, w, gemm, scratch, False)
+            gemm_into(dh, d_pre_t, w, gemm, scratch, False)
             continue
         for n in range(rows):
             if t < lengths[n0 + n]:
                 dh[n] = 0.0
-        _add_product(dh, d_pre_t, w, gemm, scratch)
+        add_product(dh, d_pre_t, w, gemm, scratch)
     d_h0[n0:n1] = dh[:, :hidden]
-    _serial_end(threads, previous)
+    serial_end(threads, previous)
 
 
 # A job: the int64 array a part reads its arguments from (addresses, sizes, flags), at these places.
@@ -263,11 +277,11 @@ def _compile_part(part):
         return numba.cfunc(types.void(types.voidptr), cache=False, **options)(part)
 
 
-@_jit
+@jit
 def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads, team, part, parts):
     """``x_proj`` ``(L, N, H)`` = ``W_ih x_t + b_ih``; ``w_hh`` ``(H, H)``; ``b_hh`` ``(H,)`` (length 0: none);
-    ``gemm`` the BLAS product's address or 0 (:func:`~rnnlab.engines.fused.kernels._add_product`);
-    ``threads`` MKL's thread setter or 0 (:func:`~rnnlab.engines.fused.kernels._serial_begin`); ``team``
+    ``gemm`` the BLAS product's address or 0 (:func:`~rnnlab.engines.fused.primitives.add_product`);
+    ``threads`` MKL's thread setter or 0 (:func:`~rnnlab.engines.fused.primitives.serial_begin`); ``team``
     :func:`rnnlab.engines.fused.team.team_addresses`, ``part`` the first of :func:`part_addresses`, ``parts``
     how many threads to split the rows over (1: all on this thread).
 
@@ -287,7 +301,7 @@ def rnn_forward(x_proj, h0, w_hh, b_hh, lengths, relu, out, hs, gemm, threads, t
         run_team(team[0], part, job, parts)
 
 
-@_jit
+@jit
 def rnn_backward(w_hh, hs, d_out, d_hn, lengths, relu, d_pre, d_h0, d_bias, gemm, threads, team, part, parts):
     """Backpropagation through time. ``w_hh`` ``(H, H)``; ``hs`` from :func:`rnn_forward`; ``d_out``
     ``(L, N, H)`` and ``d_hn`` ``(N, H)`` the incoming gradients. ``d_out`` may have length 1 in time or in

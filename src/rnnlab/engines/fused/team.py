@@ -3,11 +3,10 @@
 The rows of a batch are independent through time, so a recurrence can run as several kernels side by
 side, each over its own rows. Python threads cost too much to start for a kernel of a few hundred
 microseconds, and they compete with torch's OpenMP workers, which spin on the other cores for
-milliseconds after every parallel operator (measured on the 2-core development machine: a no-op
-hand-off 16 µs at best, 129 µs in the median). This module hands the parts to those same workers
+milliseconds after every parallel operator (``NOTES.md``). This module hands the parts to those same workers
 instead: ``GOMP_parallel(fn, data, n, 0)`` — what a ``#pragma omp parallel`` compiles to, and what
 torch's own ``parallel_for`` runs on — starts ``fn(data)`` on ``n`` threads of the team and returns when all
-are done; a hand-off measured 1–2 µs.
+are done, in a microsecond or two.
 
 :func:`team_addresses` finds ``GOMP_parallel``, ``omp_get_thread_num`` and ``omp_get_num_threads`` in the
 OpenMP runtime torch's CPU library links (found through torch's library, so it is the same runtime and

@@ -1,0 +1,90 @@
+"""How many CPU threads a training run uses: all the cores, less those other processes keep busy.
+
+torch starts one intra-op thread per core, and its OpenMP threads spin-wait for one another at the end
+of every parallel operator. On a machine where another process is running — a laptop always has one —
+a thread whose core is taken makes every operator wait for it: with one CPU-bound process beside it on
+2 cores, ``rnnlab text`` trained at 20k chars/s on torch's 2 threads against 27k on one (issue 19). The
+fused engine's RNN splits its batch over the same OpenMP team (:mod:`rnnlab.engines.fused.team`), so it
+follows the same count.
+
+:func:`choose` looks at how busy the machine is right now — ``/proc/stat`` sampled over a tenth of a second,
+less this process's own CPU time over the same interval and less work at a lowered priority (``nice``),
+which yields its core anyway — and sets ``torch.set_num_threads`` to the cores
+left free, rounded, at least 1 and at most torch's own default. Where ``/proc`` is missing (macOS,
+Windows) it reads the 1-minute load average instead. A caller that chose already (``rnnlab bench
+--threads``, :func:`use`) or the environment (``RNNLAB_THREADS``, ``OMP_NUM_THREADS``) is left alone.
+
+The choice is made once, when training starts: a thread count that changed during a run would change
+its arithmetic (the order of sums), and a resumed run is compared with an uninterrupted one.
+
+Example:
+    >>> from rnnlab import threads
+    >>> threads.free_cores(busy_others=1.0, cores=2)
+    1
+    >>> threads.free_cores(busy_others=0.2, cores=2)
+    2
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+SAMPLE_SECONDS = 0.1  # how long choose() watches the machine
+_DEFAULT = torch.get_num_threads()  # torch's own choice at import: one per core it may use
+_chosen_by_caller: int | None = None  # set by use(): the caller's count, left alone by choose()
+
+
+def use(n: int) -> None:
+    """Run on ``n`` threads, whatever :func:`choose` would say (``rnnlab bench --threads``)."""
+    global _chosen_by_caller
+    if n <= 0:
+        raise ValueError(f"threads: the thread count must be positive, got {n}")
+    _chosen_by_caller = n
+    torch.set_num_threads(n)
+
+
+def free_cores(busy_others: float, cores: int) -> int:
+    """The cores left for this process when others keep ``busy_others`` cores busy: rounded, 1 … ``cores``."""
+    return max(1, min(cores, int(cores - busy_others + 0.5)))
+
+
+def choose() -> int:
+    """Set torch's thread count for a run starting now (see the module docstring); returns it."""
+    if _chosen_by_caller is not None:
+        return _chosen_by_caller
+    pinned = os.environ.get("RNNLAB_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    if pinned and pinned.isdigit() and int(pinned) > 0:
+        n = int(pinned)
+    else:
+        busy = busy_others()
+        n = _DEFAULT if busy is None else free_cores(busy, _DEFAULT)
+    torch.set_num_threads(n)
+    return n
+
+
+def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
+    """How many cores other processes keep busy, watched for ``seconds``; None where it cannot be read."""
+    try:
+        before, own_before, clock = _machine_busy(), time.process_time(), time.perf_counter()
+        time.sleep(seconds)
+        after, own_after, elapsed = _machine_busy(), time.process_time(), time.perf_counter() - clock
+    except OSError:
+        try:
+            return max(0.0, os.getloadavg()[0] - 1.0)  # the load average counts this process too
+        except (OSError, AttributeError):
+            return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    machine = (after - before) / ticks / elapsed  # cores busy, this process included
+    return max(0.0, machine - (own_after - own_before) / elapsed)
+
+
+def _machine_busy() -> int:
+    """The machine's busy CPU time so far, in clock ticks (``/proc/stat``: all but idle, iowait and *nice* time —
+    work at a lowered priority, such as the fused engine's background build, yields its core to us)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields[:8]) - idle - fields[1]

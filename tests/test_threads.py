@@ -1,0 +1,49 @@
+"""The thread choice: the cores other processes leave free, unless the caller or the environment chose."""
+
+import pytest
+import torch
+
+from rnnlab import threads
+
+
+@pytest.fixture(autouse=True)
+def _restore(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setattr(threads, "_chosen_by_caller", None)
+    monkeypatch.delenv("RNNLAB_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("busy,cores,expected", [(0.0, 2, 2), (0.3, 2, 2), (0.7, 2, 1), (1.0, 2, 1), (5.0, 2, 1),
+                                                 (1.0, 8, 7), (0.0, 1, 1)])
+def test_free_cores(busy, cores, expected):
+    assert threads.free_cores(busy, cores) == expected
+
+
+def test_a_busy_machine_gets_fewer_threads(monkeypatch):
+    monkeypatch.setattr(threads, "_DEFAULT", 2)
+    monkeypatch.setattr(threads, "busy_others", lambda: 1.0)  # one CPU-bound process beside us
+    assert threads.choose() == 1 and torch.get_num_threads() == 1
+    monkeypatch.setattr(threads, "busy_others", lambda: 0.1)
+    assert threads.choose() == 2 and torch.get_num_threads() == 2
+    monkeypatch.setattr(threads, "busy_others", lambda: None)  # cannot tell: torch's own default
+    assert threads.choose() == 2
+
+
+def test_the_caller_and_the_environment_win(monkeypatch):
+    monkeypatch.setattr(threads, "_DEFAULT", 2)
+    monkeypatch.setattr(threads, "busy_others", lambda: 1.0)
+    monkeypatch.setenv("RNNLAB_THREADS", "2")
+    assert threads.choose() == 2
+    monkeypatch.delenv("RNNLAB_THREADS")
+    threads.use(2)
+    assert threads.choose() == 2 and torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="threads: the thread count must be positive, got 0"):
+        threads.use(0)
+
+
+def test_busy_others_reads_the_machine():
+    busy = threads.busy_others(0.05)
+    assert busy is None or 0.0 <= busy <= 64
