@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnlab.explain.tasks import DelayedRecall, SineWindows, check_forget_bias, lesson_sine, recall_model
+from rnnlab.explain.tasks import DelayedRecall, SineWindows, check_forget_bias, lesson_sine, task_model
 
 
 @pytest.mark.parametrize("delay,num_symbols,lead", [(0, 2, 0), (3, 4, 5), (17, 6, 2)])
@@ -42,20 +42,20 @@ def test_varied_delays_are_log_uniform_up_to_the_delay_and_validation_stays_at_i
     assert x.shape[1] == 3 + 50 + 2
 
 
-def test_recall_model_sets_the_lstm_forget_gate_bias():
+def test_task_model_sets_the_lstm_forget_gate_bias():
     task = DelayedRecall(3)
     torch.manual_seed(0)
-    lstm = recall_model("lstm", task, 5, forget_bias=1.0).rnn
+    lstm = task_model("lstm", task, 5, forget_bias=1.0).rnn
     # the forget gate's bias is rows H..2H of b_ih + b_hh (gate order i, f, g, o)
     assert torch.equal((lstm.bias_ih_l0 + lstm.bias_hh_l0)[5:10], torch.ones(5))
     torch.manual_seed(0)
-    default = recall_model("lstm", task, 5, forget_bias="torch").rnn
+    default = task_model("lstm", task, 5, forget_bias="torch").rnn
     torch.manual_seed(0)
     oracle = nn.LSTM(task.input_size, 5, batch_first=True)  # PyTorch's own initialisation, same seed
     assert torch.equal(default.bias_hh_l0, oracle.bias_hh_l0) and torch.equal(default.weight_ih_l0, oracle.weight_ih_l0)
     assert torch.equal(lstm.bias_ih_l0[:5], default.bias_ih_l0[:5])  # the other gates are left alone
     torch.manual_seed(0)
-    gru = recall_model("gru", task, 5, forget_bias=3.0).rnn
+    gru = task_model("gru", task, 5, forget_bias=3.0).rnn
     torch.manual_seed(0)
     assert torch.equal(gru.bias_ih_l0, nn.GRU(task.input_size, 5).bias_ih_l0)  # no forget gate: untouched
 

@@ -76,6 +76,10 @@ class DelayedRecall:
         return self.num_symbols + 2
 
     @property
+    def output_size(self) -> int:
+        return self.num_symbols
+
+    @property
     def length(self) -> int:
         return self.lead + self.delay + 2
 
@@ -133,6 +137,81 @@ class DelayedRecall:
         with torch.no_grad():
             guess = model(x.to(device)).argmax(dim=1).cpu()
         return (guess == y).float().mean().item()
+
+
+@dataclass(frozen=True)
+class AddingProblem:
+    """The adding problem (Hochreiter & Schmidhuber 1997, Experiment 4): add two marked numbers among noise.
+
+    Every step carries a value ``v_t ~ U(0, 1)`` (channel 0) and a marker (channel 1). Two steps among the
+    first ``lead`` are marked; ``delay`` more noise steps follow, then the target ``y = v_a + v_b`` is read
+    from the model's last output. The marked values arrive on the same channel as the noise, so they must
+    be kept by choice, and they are continuous: a memory that decays a little every step loses them.
+    The trivial baseline predicts the mean, 1: MSE ``Var(v_a + v_b) = 1/6 ≈ 0.167`` (:attr:`baseline_mse`).
+
+    Args:
+        delay: noise steps after the ``lead`` window (the distance: at least ``delay + 1`` steps to remember).
+        batch_size: sequences per training batch. Default: 64.
+        batches_per_epoch: fresh random batches per epoch. Default: 50.
+        val_size: sequences in the fixed validation set. Default: 512.
+        seed: draws the validation set. Default: 0.
+        lead: the window of the two marked steps (>= 2). Default: 10 (as in the paper: the first ten).
+        vary: train on distances up to ``delay``, as :class:`DelayedRecall`. Default: False.
+
+    Shape:
+        x ``(N, L, 2)`` float with ``L = lead + delay + 1``, y ``(N, 1)`` float.
+    """
+
+    delay: int
+    batch_size: int = 64
+    batches_per_epoch: int = 50
+    val_size: int = 512
+    seed: int = 0
+    lead: int = 10
+    vary: bool = False
+
+    input_size = 2  # the value and the marker
+    output_size = 1  # the sum
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.delay, int) or isinstance(self.delay, bool) or self.delay < 0:
+            raise ValueError(f"adding problem: delay must be a non-negative integer, got {self.delay!r}")
+        if not isinstance(self.lead, int) or isinstance(self.lead, bool) or self.lead < 2:
+            raise ValueError(f"adding problem: lead must be an integer >= 2, got {self.lead!r}")
+
+    @property
+    def length(self) -> int:
+        return self.lead + self.delay + 1
+
+    @property
+    def baseline_mse(self) -> float:
+        return 1.0 / 6.0
+
+    def sample(self, n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        x = torch.zeros(n, self.length, 2)
+        x[..., 0] = torch.rand(n, self.length, generator=generator)
+        marked = torch.rand(n, self.lead, generator=generator).argsort(dim=1)[:, :2]  # two distinct steps < lead
+        x[torch.arange(n).unsqueeze(1), marked, 1] = 1.0
+        y = (x[..., 0] * x[..., 1]).sum(dim=1, keepdim=True)  # v_a + v_b
+        return x, y
+
+    def validation(self) -> tuple[Tensor, Tensor]:
+        return self.sample(self.val_size, torch.Generator().manual_seed(self.seed + 1_000_003))
+
+    batch_delay = DelayedRecall.batch_delay
+
+    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
+        for _ in range(self.batches_per_epoch):
+            at = dataclasses.replace(self, delay=self.batch_delay(generator), vary=False)
+            yield at.sample(self.batch_size, generator)
+
+    def loss(self, model: nn.Module, batch, state=None):
+        x, y = batch
+        device = next(model.parameters()).device
+        return nn.functional.mse_loss(model(x.to(device)), y.to(device)), None
+
+    def evaluate(self, model: nn.Module) -> float:
+        return self.loss(model, self.validation())[0].item()
 
 
 def lesson_sine() -> tuple[Tensor, Tensor]:
@@ -210,8 +289,8 @@ class SineWindows:
         return self.mse(model, self.train_targets)
 
 
-def recall_model(cell: str, task: DelayedRecall, hidden_size: int, forget_bias: float | str = 1.0) -> nn.Module:
-    """A :class:`~rnnlab.models.SequenceRegressor` for ``task`` (``K`` logits from the last step), seeded by the caller.
+def task_model(cell: str, task, hidden_size: int, forget_bias: float | str = 1.0) -> nn.Module:
+    """A :class:`~rnnlab.models.SequenceRegressor` for ``task`` (its outputs read from the last step), seeded by the caller.
 
     For an LSTM, ``forget_bias`` sets the forget gate's bias: ``b_f = b_ih[H:2H] + b_hh[H:2H]`` becomes
     ``forget_bias`` (``b_ih[H:2H] = forget_bias``, ``b_hh[H:2H] = 0``), so at the start
@@ -221,7 +300,7 @@ def recall_model(cell: str, task: DelayedRecall, hidden_size: int, forget_bias: 
     """
     from rnnlab.models import SequenceRegressor
 
-    model = SequenceRegressor(task.input_size, hidden_size, task.num_symbols, cell=cell)
+    model = SequenceRegressor(task.input_size, hidden_size, task.output_size, cell=cell)
     if cell == "lstm" and forget_bias != "torch":
         h = hidden_size
         with torch.no_grad():
