@@ -152,7 +152,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
                "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
     given = overrides(args, "out", "model", "quick")
-    if getattr(args, "quick", None):  # a small preset under the file and the flags
+    if getattr(args, "quick", None):  # a small preset: over the defaults and the file, under the flags
         given = {**{"gradients": explain.GRADIENTS_QUICK, "memory": explain.MEMORY_QUICK}[what], **given}
     settings = config.resolve(configs[what], args.config, given, section=f"explain-{what}")
     run_dir = new_run_dir(f"explain-{what}", args.out)
