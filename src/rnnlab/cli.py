@@ -249,10 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--epochs", type=int, help="training epochs of the default model (default 200)")
     q.add_argument("--units", type=int, help="unit traces drawn per layer (default 4)")
     q = what.add_parser("gradients", help="|dL/dh_t| against distance from the loss, RNN vs LSTM vs GRU")
-    q.add_argument("--delay", type=int, help="distance: distractor steps between the marked symbol and the cue "
-                                            "(default 100)")
-    q = what.add_parser("memory", help="recall accuracy through distractors against the distance, per cell type")
-    q.add_argument("--delays", type=_comma_list(int), help="comma-separated distances (default 5,10,20,50,100,200)")
+    q.add_argument("--delay", type=int, help="distance: noise steps after the two marked numbers (default 100)")
+    q = what.add_parser("memory", help="the adding problem: error against the distance to remember, per cell type")
+    q.add_argument("--delays", type=_comma_list(int), help="comma-separated distances (default 10,30,100,300)")
     q = what.add_parser("lookback", help="the lesson's sine model: test MSE against lookback")
     q.add_argument("--lookbacks", type=_comma_list(int), help="comma-separated lookbacks (default 1,2,5,10,20)")
     q.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (default rnn, the lesson's)")

@@ -5,7 +5,7 @@ object with plain numbers, ``.plot()`` (matplotlib figures), ``.summary()`` (tex
 - :func:`hidden_states` — every layer's ``h_t`` for an input (:mod:`rnnlab.explain.hidden`);
 - :func:`gradient_flow` — ``‖∂L/∂h_t‖`` against the distance from the loss, RNN vs LSTM vs GRU
   (:mod:`rnnlab.explain.gradients`);
-- :func:`memory_horizon` — recall accuracy through distractors against the distance, RNN vs LSTM vs GRU
+- :func:`memory_horizon` — the adding problem's error against the distance to remember, RNN vs LSTM vs GRU
   (:mod:`rnnlab.explain.memory`);
 - :func:`lookback_effect` — the lesson's sine model against its lookback (:mod:`rnnlab.explain.lookback`).
 

@@ -1,9 +1,11 @@
-"""The small tasks the explanations train on: delayed recall (memory) and the lesson's sine (lookback).
+"""The small tasks the explanations train on: the adding problem (memory, gradients), delayed recall through
+distractors, and the lesson's sine (lookback).
 
 Each task follows the :class:`rnnlab.train.Task` protocol (``batches``, ``loss``, ``evaluate``), so the
 explanations train with the library's own loop, :func:`rnnlab.train.fit`. :func:`train` is the one call they make.
 
 Symbols: ``N`` batch, ``L`` sequence length, ``K`` symbols of the recall task, ``W`` lookback (window).
+The models for the memory tasks come from :func:`task_model` (with the LSTM's forget-gate bias).
 """
 
 from __future__ import annotations
