@@ -1,8 +1,10 @@
 """Models: the lesson's SimpleRNN as SequenceRegressor, and CharLM processing text in chunks."""
 
+import numpy as np
 import pytest
 import torch
 
+from rnnlab import models
 from rnnlab.models import CharLM, SequenceRegressor
 
 
@@ -62,3 +64,35 @@ def test_charlm_in_chunks_equals_all_at_once(cell):
         logits, state = lm(chunk, state)
         pieces.append(logits)
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_layer_parameters_counts_what_the_layer_allocates(cell, bidirectional):
+    layer = models.make_layer(cell, 7, 5, 3, bidirectional=bidirectional)  # the oracle: the layer itself
+    assert models.layer_parameters(cell, 7, 5, 3, bidirectional) == sum(p.numel() for p in layer.parameters())
+
+
+def test_a_model_that_cannot_fit_is_refused_before_allocation(monkeypatch):
+    with pytest.raises(ValueError, match=r"^model: rnn, 2 layer\(s\) of 200,000 units: 120,0\d\d,\d{3},\d{3} "
+                                         r"parameters; training needs at least 2.4 TB of memory but the cpu has .* "
+                                         r"available; use a smaller --hidden"):
+        models.check_fits("rnn", 64, 200_000, 2, 100, 64, 100, "cpu")
+    models.check_fits("rnn", 64, 256, 2, 100, 64, 100, "cpu")  # the default text model fits
+    # the estimate against a known amount: 5 copies of P float32 parameters + one batch's activations
+    params = models.layer_parameters("gru", 1, 10, 1) + 10 * 3 + 3
+    need = 4 * (5 * params + 8 * 6 * (1 * 4 * 10 + 2 * 3))
+    monkeypatch.setattr(models, "_available_memory", lambda device: need)
+    models.check_fits("gru", 1, 10, 1, 3, 8, 6, "cpu")
+    monkeypatch.setattr(models, "_available_memory", lambda device: need - 1)
+    with pytest.raises(ValueError, match=f"needs at least {need / 1000:.1f} kB"):
+        models.check_fits("gru", 1, 10, 1, 3, 8, 6, "cpu")
+
+
+def test_both_estimators_check_before_allocating():
+    from rnnlab import CharModel, Forecaster
+
+    with pytest.raises(ValueError, match="model: lstm, 1 layer.* of 300,000 units"):
+        Forecaster(cell="lstm", hidden_size=300_000, epochs=1, quiet=True).fit(np.sin(np.arange(200) / 5))
+    with pytest.raises(ValueError, match="model: rnn, 2 layer.* of 200,000 units"):
+        CharModel(hidden_size=200_000, quiet=True).fit("the cat sat on the mat. " * 400, steps=1)

@@ -3,14 +3,19 @@
 Flags default to ``None`` so that only the flags a user typed override the configuration file
 (``--config file.toml``), which in turn overrides the defaults of the task's config dataclass.
 A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
-exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130.
+exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130, SIGTERM (handled like
+Ctrl-C: a checkpoint, the resume command) with 143. The library's messages
+name parameters in backticks (`` `lr` ``); on the command line they read as the flags that set them (``--lr``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+import threading
 
 
 def _add_common(p: argparse.ArgumentParser, training: bool = True) -> None:
@@ -48,28 +53,26 @@ def _cmd_lesson(args: argparse.Namespace) -> int:
 
 
 def _cmd_text(args: argparse.Namespace) -> int:
-    from rnnlab import checkpoint, config
-    from rnnlab.text import estimator as text
+    from rnnlab import config
+    from rnnlab.text import run as text_run
+    from rnnlab.text.estimator import TextConfig
 
     if args.epochs is not None:
         raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
-    if args.resume:
-        model = text.CharModel(quiet=bool(args.quiet)).fit(run_dir=args.resume, resume=True)
-        run_dir = args.resume
+    given = overrides(args, "resume", "out", "epochs")
+    if args.resume:  # the run's own settings, with those given again that may change (config.resume_with)
+        result = text_run.run(TextConfig(), resume=args.resume, given=config.given(args.config, given, "text"))
     else:
-        settings = config.resolve(text.TextConfig, args.config, overrides(args, "resume", "out", "epochs"),
-                                  section="text")
-        run_dir = checkpoint.new_run_dir("text", args.out)
-        model = text.CharModel(settings).fit(run_dir=run_dir)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        settings = config.resolve(TextConfig, args.config, given, section="text")
+        result = text_run.run(settings, out=args.out)
+    if not result.writer:
         return 0
-    m = model.metrics_
-    print(f"\n{'split':<12}{'nats/char':>10}{'bits/char':>10}")
-    print(f"{'validation':<12}{m['val_loss']:>10.4f}{m['val_bpc']:>10.4f}")
-    print(f"{'test':<12}{m['test_loss']:>10.4f}{m['test_bpc']:>10.4f}")
+    m = result.metrics
+    print()
+    print(text_run.format_table(result.table))
     print(f"{m['steps']} steps in {m['train_seconds']:.0f} s, {m['chars_per_second']:,.0f} chars/s")
-    print(f"\n--- sample, temperature 0.8 ---\n{model.samples_[0.8]}\n---")
-    print(f"run directory: {run_dir}")
+    print(f"\n--- sample, temperature 0.8 ---\n{result.samples[0.8]}\n---")
+    print(f"run directory: {result.run_dir}")
     return 0
 
 
@@ -93,9 +96,13 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from rnnlab import config
     from rnnlab.forecast import estimator as forecast, run as forecast_run
 
-    settings = config.resolve(forecast.ForecastConfig, args.config, overrides(args, "resume", "out"),
-                              section="forecast")
-    result = forecast_run.run(settings, out=args.out, resume=args.resume)
+    given = overrides(args, "resume", "out")
+    if args.resume:  # the run's own settings, with those given again that may change (config.resume_with)
+        result = forecast_run.run(forecast.ForecastConfig(), resume=args.resume,
+                                  given=config.given(args.config, given, "forecast"))
+    else:
+        settings = config.resolve(forecast.ForecastConfig, args.config, given, section="forecast")
+        result = forecast_run.run(settings, out=args.out)
     if not result.writer:
         return 0
     print(result.description)
@@ -146,7 +153,7 @@ def _forget_bias(text: str) -> float | str:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
-    from rnnlab.checkpoint import new_run_dir
+    from rnnlab.rundir import check_new, new_run_dir
 
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
@@ -155,7 +162,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if getattr(args, "quick", None):  # a small preset: over the defaults and the file, under the flags
         given = {**{"gradients": explain.GRADIENTS_QUICK, "memory": explain.MEMORY_QUICK}[what], **given}
     settings = config.resolve(configs[what], args.config, given, section=f"explain-{what}")
-    run_dir = new_run_dir(f"explain-{what}", args.out)
+    run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
         result = explain.hidden_states(model, x, source, settings.units)
@@ -223,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     # text / sample: rnnlab.text
     p = sub.add_parser("text", help="train a character-level language model on a text file or a built-in corpus")
     _add_common(p)
-    p.add_argument("--data", help="a UTF-8 text file, '-' for standard input, or python-stdlib (default)")
-    p.add_argument("--encoding", help="encoding of the text (default utf-8)")
+    p.add_argument("--data", help="a text file (UTF-8, or UTF-16/32 with a byte order mark), '-' for standard "
+                                  "input, or python-stdlib (default)")
+    p.add_argument("--encoding", help="encoding of the text (default utf-8; a byte order mark is recognised)")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="read at most this many characters")
     p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per chunk (truncated BPTT length)")
     p.add_argument("--embedding", dest="embedding_size", type=int, help="character embedding width")
@@ -284,31 +292,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with each backticked parameter (`` `lr` ``) spelled as the flag that sets it (``--lr``)."""
+    flags: dict[str, str] = {}
+
+    def collect(p: argparse.ArgumentParser) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+            elif action.option_strings:
+                flags.setdefault(action.dest, action.option_strings[-1])
+
+    collect(parser)
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[1]), message)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside the training loop: unwinds like Ctrl-C, so what a failed run made is cleaned up."""
+
+    signum = signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise Terminated("terminated")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None  # the loop defers its own
     try:
+        return _main(args, parser)
+    finally:
+        if in_main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run the command; a user's mistake, an interrupt or a divergence becomes one line and an exit status."""
+    try:
+        if getattr(args, "resume", None) and getattr(args, "out", None):
+            raise ValueError("--out does not apply with --resume: a resumed run continues in its own directory")
         return int(args.func(args) or 0)
     except KeyboardInterrupt as e:  # rnnlab.train.TrainingInterrupted carries where its checkpoint is
         checkpoint_dir, run_dir = getattr(e, "checkpoint_dir", None), getattr(e, "run_dir", None)
+        signum = getattr(e, "signum", signal.SIGINT)
+        how = "interrupted" if signum == signal.SIGINT else f"interrupted ({signal.Signals(signum).name})"
         if checkpoint_dir is not None:
-            print(f"rnnlab {args.command}: interrupted; checkpoint saved in {checkpoint_dir}; "
+            print(f"rnnlab {args.command}: {how}; checkpoint saved in {checkpoint_dir}; "
                   f"continue with --resume {run_dir}", file=sys.stderr)
         else:
-            print(f"rnnlab {args.command}: interrupted", file=sys.stderr)
-        return 130
+            print(f"rnnlab {args.command}: {how}", file=sys.stderr)
+        return 128 + signum  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
     except (ValueError, TypeError, OSError, UnicodeError) as e:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"rnnlab {args.command}: error: {message}", file=sys.stderr)
+        print(f"rnnlab {args.command}: error: {flag_spelling(message, parser)}", file=sys.stderr)
         return 2
     except RuntimeError as e:
         from rnnlab.train import TrainingDiverged
 
         if not isinstance(e, TrainingDiverged) or os.environ.get("RNNLAB_DEBUG"):
             raise
-        print(f"rnnlab {args.command}: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"rnnlab {args.command}: {flag_spelling(str(e).splitlines()[0], parser)}", file=sys.stderr)
         return 3
 
 

@@ -1,5 +1,7 @@
 """rnnlab.data.text: vocabulary, chunked encoding behind a memory map, splits, TBPTT streams."""
 
+import codecs
+import hashlib
 import io
 import sys
 import types
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 
 from rnnlab.data import text as dt
+from rnnlab.data import text_sources as sources
 from rnnlab.data.text import Corpus, Vocab, stream_batches
 
 UNICODE = "Grüße, 世界! 🙂 naïve café\n" * 50
@@ -52,8 +55,8 @@ def test_splits_are_contiguous_90_5_5():
 
 
 def test_chunked_file_reading_across_multibyte_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(dt, "CHUNK_BYTES", 5)  # every multi-byte character gets cut somewhere
-    monkeypatch.setattr(dt, "CHUNK_CHARS", 7)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 5)  # every multi-byte character gets cut somewhere
+    monkeypatch.setattr(sources, "CHUNK_CHARS", 7)
     path = tmp_path / "u.txt"
     path.write_bytes(UNICODE.encode("utf-8"))
     corpus = Corpus.build(path, out=tmp_path / "run" / "corpus.bin")
@@ -64,7 +67,7 @@ def test_chunked_file_reading_across_multibyte_boundaries(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("chunk", [3, 1 << 20])
 def test_decode_error_says_where(tmp_path, monkeypatch, chunk):
-    monkeypatch.setattr(dt, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", chunk)
     data = "line one\nzwei ü\ndrei ".encode("utf-8") + b"\xff rest\n"
     path = tmp_path / "bad.txt"
     path.write_bytes(data)
@@ -72,7 +75,8 @@ def test_decode_error_says_where(tmp_path, monkeypatch, chunk):
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         offset = e.start  # the oracle: Python's own decoder on the whole file
-    with pytest.raises(ValueError, match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*--encoding"):
+    with pytest.raises(ValueError,
+                       match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*--encoding"):
         Corpus.build(path, out=tmp_path / "out" / "corpus.bin")
     assert not (tmp_path / "out").exists()  # nothing written
     assert Corpus.build(path, encoding="latin-1").vocab.decode(Corpus.build(path, encoding="latin-1").ids) == \
@@ -110,10 +114,10 @@ def test_stdin_decode_error_names_stdin(monkeypatch):
 
 
 def test_python_stdlib_corpus_is_deterministic_and_capped():
-    files = dt.stdlib_files()
+    files = sources.stdlib_files()
     assert files and all(f.suffix == ".py" for f in files)
     assert not any({"test", "site-packages"} & set(f.parts) for f in files)
-    assert dt.stdlib_files() == files
+    assert sources.stdlib_files() == files
     corpus = Corpus.build("python-stdlib", max_chars=20_000)
     assert corpus.n_chars == 20_000 and corpus.source == "python-stdlib"
     first = files[0].read_text(encoding="utf-8")[:1000]
@@ -154,3 +158,82 @@ def test_the_map_survives_the_file_being_removed():
     corpus.path.unlink()  # e.g. a cleanup of the run directory while training
     np.testing.assert_array_equal(np.asarray(corpus.part("train")), first)
     assert corpus.vocab.decode(corpus.part("test")) == UNICODE[len(UNICODE) - len(corpus.part("test")):]
+
+
+BOM_CASES = [("utf-8", codecs.BOM_UTF8, "utf-8-sig"), ("utf-16-le", codecs.BOM_UTF16_LE, "utf-16"),
+             ("utf-16-be", codecs.BOM_UTF16_BE, "utf-16"), ("utf-32-le", codecs.BOM_UTF32_LE, "utf-32"),
+             ("utf-32-be", codecs.BOM_UTF32_BE, "utf-32")]
+
+
+@pytest.mark.parametrize("encoding, bom, codec", BOM_CASES)
+def test_a_byte_order_mark_is_recognised_and_consumed(tmp_path, encoding, bom, codec):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(bom + UNICODE.encode(encoding))
+    corpus = Corpus.build(path)
+    assert corpus.vocab.decode(corpus.ids) == UNICODE  # the oracle: the text written, without the mark
+    assert corpus.encoding == codec and corpus.to_dict()["encoding"] == codec
+
+
+@pytest.mark.parametrize("encoding, bom, codec", BOM_CASES)
+def test_a_byte_order_mark_contradicting_the_encoding_is_named(tmp_path, encoding, bom, codec):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(bom + UNICODE.encode(encoding))
+    label = encoding.upper().replace("-LE", " LE").replace("-BE", " BE").replace("UTF-8", "UTF-8")
+    with pytest.raises(ValueError, match=rf"starts with a {label} byte order mark, so it is {label}, not latin-1; "
+                                         rf"leave out --encoding .* or give --encoding {codec}$"):
+        Corpus.build(path, encoding="latin-1")
+
+
+@pytest.mark.parametrize("order", ["le", "be"])
+def test_utf16_without_a_mark_is_named_not_decoded_as_garbage(tmp_path, order):
+    path = tmp_path / "nobom.txt"
+    path.write_bytes(("hello world\n" * 50).encode(f"utf-16-{order}"))
+    for encoding in ("utf-8", "latin-1"):  # both would decode it "successfully", NULs and all
+        with pytest.raises(ValueError, match=rf"looks like UTF-16 without a byte order mark .*give --encoding "
+                                             rf"utf-16-{order}$"):
+            Corpus.build(path, encoding=encoding)
+    assert Corpus.build(path, encoding=f"utf-16-{order}").vocab.decode(
+        Corpus.build(path, encoding=f"utf-16-{order}").ids) == "hello world\n" * 50
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    for source in (tmp_path, str(tmp_path)):
+        with pytest.raises(ValueError, match=rf"text: {tmp_path} is a directory, not a text file"):
+            Corpus.build(source)
+
+
+@pytest.mark.parametrize("source", ["/no/such/file.txt", "no_such_file.txt", "missing/dir/corpus"])
+def test_a_string_that_looks_like_a_missing_path_is_not_read_as_text(source):
+    assert sources.looks_like_path(source)
+    with pytest.raises(ValueError, match=rf"text: file not found: {source} \(a one-line string that looks like a path"):
+        Corpus.build(source)
+    assert Corpus.build(source + "\n").source == "<string>"  # the documented way to mean the string itself
+
+
+@pytest.mark.parametrize("text", ["the cat sat on the mat. " * 200, "hello world", "3.14", "e.g. this", "a  /  b"])
+def test_ordinary_text_is_not_a_path(text):
+    assert not sources.looks_like_path(text)
+
+
+def test_reopening_checks_size_and_checksum(tmp_path):
+    built = Corpus.build(UNICODE, out=tmp_path / "corpus.bin")
+    record = built.to_dict()
+    assert record["sha256"] == hashlib.sha256((tmp_path / "corpus.bin").read_bytes()).hexdigest()
+    reopened = Corpus.open(built.path, built.vocab, n_chars=record["n_chars"], sha256=record["sha256"])
+    np.testing.assert_array_equal(np.asarray(reopened.ids), np.asarray(built.ids))
+    data = built.path.read_bytes()
+    for damaged, message in ((data + data[:10], "holds 1,210 characters but config.json records 1,200"),
+                             (data[:-10], "holds 1,190 characters but config.json records 1,200"),
+                             (data[:5] + bytes([data[5] ^ 1]) + data[6:], "does not match the SHA-256")):
+        built.path.write_bytes(damaged)
+        with pytest.raises(ValueError, match=message + ".*start a new run"):
+            Corpus.open(built.path, built.vocab, n_chars=record["n_chars"], sha256=record["sha256"])
+
+
+def test_an_interrupted_encoding_leaves_no_part_file(tmp_path, monkeypatch):
+    def interrupted(self, text, what="text"):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Vocab, "encode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Corpus.build(UNICODE, out=tmp_path / "run" / "corpus.bin")
+    assert list((tmp_path / "run").iterdir()) == []

@@ -36,12 +36,14 @@ def test_features_in_the_wrong_dimension_hint_a_transpose():
 
 
 def test_wrong_number_of_dimensions():
-    with pytest.raises(ValueError, match=r"RNN: input must have 2 dimensions .* got 4 dimensions with shape \(1, 2, 3, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"RNN: input must have 2 dimensions .* got 4 dimensions with shape \(1, 2, 3, 4\)"):
         rnn.RNN(4, 4)(torch.zeros(1, 2, 3, 4))
 
 
 def test_wrong_state_for_layers_and_directions():
-    with pytest.raises(ValueError, match=r"h0 has shape \(1, 2, 4\) but expected \(4, 2, 4\).*num_layers \* num_directions=4"):
+    with pytest.raises(ValueError,
+                       match=r"h0 has shape \(1, 2, 4\) but expected \(4, 2, 4\).*num_layers \* num_directions=4"):
         rnn.RNN(3, 4, num_layers=2, bidirectional=True)(torch.zeros(5, 2, 3), torch.zeros(1, 2, 4))
 
 
@@ -63,3 +65,40 @@ def test_sizes_must_be_positive_integers(arg):
     kwargs = {"input_size": 2, "hidden_size": 3, "num_layers": 1, arg: 0}
     with pytest.raises(ValueError, match=f"RNN: {arg} must be a positive integer, got 0"):
         rnn.RNN(**kwargs)
+
+
+@pytest.mark.parametrize("layer", [rnn.RNN, rnn.LSTM, rnn.GRU])
+@pytest.mark.parametrize("engine", ["auto", "loop", "torch", "fused"])
+def test_a_float64_input_to_float32_weights_names_the_layer_and_the_fix(layer, engine):
+    name = layer.__name__
+    with pytest.raises(ValueError, match=rf"^{name}: input has dtype torch.float64 but the weights are "
+                                         r"torch.float32; convert the input with input.to\(torch.float32\), "
+                                         r"or the layer with .to\(torch.float64\)"):
+        layer(3, 4, batch_first=True, engine=engine)(torch.zeros(2, 5, 3, dtype=torch.float64))
+    # and both fixes work
+    assert layer(3, 4, engine=engine)(torch.zeros(5, 3, dtype=torch.float64).float())[0].dtype == torch.float32
+    assert layer(3, 4, engine=engine).double()(torch.zeros(5, 3, dtype=torch.float64))[0].dtype == torch.float64
+
+
+@pytest.mark.parametrize("layer", [rnn.RNN, rnn.LSTM, rnn.GRU, rnn.RNNCell, rnn.LSTMCell, rnn.GRUCell])
+def test_an_integer_input_points_to_an_embedding(layer):
+    x = torch.zeros(5, 3, dtype=torch.int64) if "Cell" not in layer.__name__ else torch.zeros(2, 3, dtype=torch.int64)
+    with pytest.raises(ValueError, match=rf"^{layer.__name__}: input has dtype torch.int64 but the weights are "
+                                         r"torch.float32; .*floating-point.* nn.Embedding"):
+        layer(3, 4)(x)
+
+
+@pytest.mark.parametrize("layer", [rnn.RNNCell, rnn.LSTMCell, rnn.GRUCell])
+def test_cells_check_the_input_dtype(layer):
+    with pytest.raises(ValueError, match=rf"^{layer.__name__}: input has dtype torch.float64"):
+        layer(3, 4)(torch.zeros(2, 3, dtype=torch.float64))
+    assert layer(3, 4).double()(torch.zeros(2, 3, dtype=torch.float64)) is not None
+
+
+def test_the_state_dtype_is_checked_too():
+    with pytest.raises(ValueError, match=r"^RNN: h0 has dtype torch.float64 but the weights are torch.float32"):
+        rnn.RNN(3, 4)(torch.zeros(5, 2, 3), torch.zeros(1, 2, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"^LSTM: c0 has dtype torch.float16"):
+        rnn.LSTM(3, 4)(torch.zeros(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4, dtype=torch.float16)))
+    with pytest.raises(ValueError, match=r"^GRUCell: hx has dtype torch.float64"):
+        rnn.GRUCell(3, 4)(torch.zeros(2, 3), torch.zeros(2, 4, dtype=torch.float64))

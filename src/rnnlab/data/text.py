@@ -7,6 +7,11 @@ appends them to a binary file of the smallest unsigned type that holds them (``u
 characters, ``uint16`` up to 65,536, else ``int32``). Training then reads that file through
 :class:`numpy.memmap`, so memory does not grow with the corpus.
 
+Sources and their encodings (byte order marks recognised) are read by :mod:`rnnlab.data.text_sources`.
+
+The encoded file's size and SHA-256 are recorded (:meth:`Corpus.to_dict`) and checked when it is reopened
+(:meth:`Corpus.open`), so a resumed run never continues on a corpus that grew or changed.
+
 Where the encoded file lives: ``corpus.bin`` inside the run directory when there is one (so ``--resume``
 needs nothing else, standard input included), otherwise a temporary directory that lives as long as the
 :class:`Corpus` object.
@@ -21,25 +26,19 @@ Example:
 
 from __future__ import annotations
 
-import codecs
+import hashlib
 import os
-import shutil
-import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 
-BUILTIN = ("python-stdlib",)
-STDLIB_MAX_CHARS = 4_000_000  # the built-in corpus is capped at this many characters
-CHUNK_BYTES = 1 << 20  # bytes decoded per read
-CHUNK_CHARS = 1 << 20  # characters encoded per write
-STDLIB_SKIP = {"site-packages", "dist-packages", "test", "tests", "idle_test", "__pycache__", "encodings",
-               "pydoc_data", "idlelib", "turtledemo", "lib2to3", "ensurepip"}
+from rnnlab.data.text_sources import BUILTIN, capped, open_source  # noqa: F401  (BUILTIN: part of this API)
+
+CHUNK_BYTES = 1 << 20  # bytes hashed per read
 SPLIT = (0.90, 0.05, 0.05)  # train / validation / test fractions, contiguous, in this order
 
 
@@ -99,74 +98,6 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
 
 
-# ---------------------------------------------------------------- reading sources in chunks
-
-
-def file_chunks(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
-    """Decoded chunks of a file, strictly; undecodable bytes are a ``ValueError`` with byte offset and line."""
-    path = Path(path)
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)("strict")
-    except LookupError:
-        raise ValueError(f"text: unknown encoding '{encoding}'") from None
-    offset, lines = 0, 1  # bytes consumed before this chunk; line number at its start
-    with path.open("rb") as f:
-        while True:
-            raw = f.read(CHUNK_BYTES)
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(raw, final=not raw)
-            except UnicodeDecodeError as e:
-                at = offset - pending + e.start  # absolute byte offset of the bad byte
-                line = lines + raw[: max(0, e.start - pending)].count(b"\n")
-                raise ValueError(
-                    f"text: {path} is not valid {encoding}: byte 0x{e.object[e.start]:02x} at byte offset {at} "
-                    f"(line {line}); choose the file's encoding with --encoding (e.g. latin-1)"
-                ) from None
-            if text:
-                yield text
-            if not raw:
-                return
-            offset += len(raw)
-            lines += raw.count(b"\n")
-
-
-def string_chunks(text: str) -> Iterator[str]:
-    """``text`` in slices of :data:`CHUNK_CHARS` characters."""
-    for start in range(0, len(text), CHUNK_CHARS):
-        yield text[start : start + CHUNK_CHARS]
-
-
-def stdlib_files() -> list[Path]:
-    """The ``.py`` files of the running Python's standard library, in a deterministic order.
-
-    Sorted by their path relative to the library; ``site-packages``, the test suites and generated tables
-    (``encodings``, ``pydoc_data``) are left out, so the corpus is code people wrote.
-    """
-    root = Path(sysconfig.get_paths()["stdlib"])
-    files = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in STDLIB_SKIP]  # prune before descending
-        files += [Path(folder) / n for n in names if n.endswith(".py")]
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
-
-
-def stdlib_chunks(max_chars: int = STDLIB_MAX_CHARS) -> Iterator[str]:
-    """The built-in ``python-stdlib`` corpus: its files' text, each ending in a newline, up to ``max_chars``."""
-    left = max_chars
-    for path in stdlib_files():
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (UnicodeDecodeError, OSError):
-            continue  # a handful of files use other encodings; the corpus stays UTF-8
-        if not text.endswith("\n"):
-            text += "\n"
-        yield text[:left]
-        left -= len(text)
-        if left <= 0:
-            return
-
-
 # ---------------------------------------------------------------- the encoded corpus
 
 
@@ -182,6 +113,8 @@ class Corpus:
         n_chars: ``T``.
         source: where the text came from (a path, ``"<stdin>"``, ``"<string>"`` or a built-in name).
         split: train / validation / test fractions.
+        encoding: the codec the source was read with (``None`` for a string or a built-in corpus).
+        sha256: hex digest of the encoded file (``None`` when reopened without one recorded).
     """
 
     path: Path
@@ -189,6 +122,8 @@ class Corpus:
     n_chars: int
     source: str
     split: tuple = SPLIT
+    encoding: str | None = None
+    sha256: str | None = None
     _tmp: object = None  # a TemporaryDirectory kept alive with the corpus
     _map: np.memmap | None = None  # opened once: the mapping outlives the file's name
 
@@ -198,8 +133,10 @@ class Corpus:
         """Read ``source`` (text, a file path, ``"-"`` for stdin, or a name in :data:`BUILTIN`) and encode it.
 
         Args:
-            source: a ``Path`` or a string naming an existing file (no newline) is a file; ``"-"`` is
-                standard input; ``"python-stdlib"`` the built-in corpus; any other string is the text itself.
+            source: a ``Path`` is a file; ``"-"`` is standard input; ``"python-stdlib"`` the built-in
+                corpus; a one-line string that names an existing file or directory, or looks like a path
+                (:func:`looks_like_path`: ``"/no/such/file.txt"``, ``"notes.txt"``), is a path, and a
+                ``ValueError`` if nothing is there; any other string is the text itself.
             out: the encoded file to write (e.g. ``run_dir / "corpus.bin"``); ``None`` for a temporary one.
             encoding: of a file or standard input. Default: ``"utf-8"``.
             max_chars: read at most this many characters (``None``: all).
@@ -207,11 +144,12 @@ class Corpus:
                 is written (see :func:`check_sizes`).
 
         Raises:
-            ValueError: a missing file, text that does not decode, an empty text.
+            ValueError: a missing file or a directory, text that does not decode (a byte order mark that
+                contradicts ``encoding``, UTF-16 without a mark), an empty text.
         """
-        chunks, name, tmp = _open_source(source, encoding)
+        chunks, name, tmp, encoding = open_source(source, encoding)
         if max_chars is not None:
-            chunks = _capped(chunks, max_chars)
+            chunks = capped(chunks, max_chars)
         # pass 1: decode everything once, counting characters (this is where bad bytes are found)
         counts = np.zeros(0, dtype=np.int64)
         n_chars = 0
@@ -234,20 +172,49 @@ class Corpus:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         part = out.with_name(f"{out.name}.part-{os.getpid()}")  # one per process under torchrun
-        with part.open("wb") as f:
-            for text in chunks():
-                vocab.encode(text).tofile(f)
-        os.replace(part, out)
-        return cls(path=out, vocab=vocab, n_chars=n_chars, source=name, _tmp=tmp)
+        digest = hashlib.sha256()
+        try:
+            with part.open("wb") as f:
+                for text in chunks():
+                    data = vocab.encode(text).tobytes()
+                    digest.update(data)
+                    f.write(data)
+            os.replace(part, out)
+        except BaseException:  # Ctrl-C while encoding a large text: no .part file left behind
+            part.unlink(missing_ok=True)
+            raise
+        return cls(path=out, vocab=vocab, n_chars=n_chars, source=name, encoding=encoding,
+                   sha256=digest.hexdigest(), _tmp=tmp)
 
     @classmethod
-    def open(cls, path: str | Path, vocab: Vocab, source: str = "", split: tuple = SPLIT) -> "Corpus":
-        """A corpus built earlier (e.g. a run directory's ``corpus.bin``) with its vocabulary."""
+    def open(cls, path: str | Path, vocab: Vocab, source: str = "", split: tuple = SPLIT,
+             n_chars: int | None = None, sha256: str | None = None, encoding: str | None = None) -> "Corpus":
+        """A corpus built earlier (e.g. a run directory's ``corpus.bin``) with its vocabulary.
+
+        Args:
+            path: the encoded file.
+            vocab: its vocabulary.
+            source, split, encoding: as recorded by :meth:`to_dict`.
+            n_chars, sha256: as recorded; when given, the file must still match them (a resumed run
+                continues on the same characters or not at all).
+
+        Raises:
+            ValueError: the file is missing, or its size or checksum differ from the record.
+        """
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"text: encoded corpus not found: {path}")
-        n_chars = path.stat().st_size // vocab.dtype.itemsize
-        return cls(path=path, vocab=vocab, n_chars=n_chars, source=source, split=tuple(split))
+        size, itemsize = path.stat().st_size, vocab.dtype.itemsize
+        restart = "it was changed after the run began; start a new run (a new --out) on the text you want"
+        if size % itemsize or (n_chars is not None and size != n_chars * itemsize):
+            held = f"{size // itemsize:,} characters" if size % itemsize == 0 else f"{size:,} bytes"
+            raise ValueError(f"text: {path} holds {held} but config.json records {n_chars:,}; {restart}"
+                             if n_chars is not None else f"text: {path} holds {size:,} bytes, not a whole number "
+                             f"of {vocab.dtype.name} ids; {restart}")
+        if sha256 is not None and _file_sha256(path) != sha256:
+            raise ValueError(f"text: {path} does not match the SHA-256 recorded in config.json; {restart}")
+        return cls(path=path, vocab=vocab, n_chars=size // itemsize, source=source, split=tuple(split),
+                   encoding=encoding, sha256=sha256)
 
     @property
     def ids(self) -> np.ndarray:
@@ -281,7 +248,7 @@ class Corpus:
         """A JSON-able description for ``config.json``."""
         return {"source": self.source, "n_chars": self.n_chars, "vocab_size": self.vocab.size,
                 "split": list(self.split), "bounds": self.bounds(), "dtype": self.vocab.dtype.name,
-                "file": self.path.name}
+                "file": self.path.name, "encoding": self.encoding, "sha256": self.sha256}
 
 
 def check_sizes(n_chars: int, source: str, batch_size: int, seq_len: int, world_size: int = 1,
@@ -302,45 +269,13 @@ def check_sizes(n_chars: int, source: str, batch_size: int, seq_len: int, world_
                              f"characters) has {sizes[name]}; at least 2 are needed")
 
 
-def _open_source(source, encoding) -> tuple[Callable[[], Iterator[str]], str, object]:
-    """``(chunks, name, tmp)``: a function that yields the text afresh on each call, its name, and any temp dir."""
-    if isinstance(source, str) and source in BUILTIN:
-        return stdlib_chunks, source, None
-    if isinstance(source, str) and source == "-":
-        # standard input is read once, to a temporary file, so that it can be read twice
-        tmp = tempfile.TemporaryDirectory(prefix="rnnlab-corpus-")
-        copy = Path(tmp.name) / "stdin.txt"
-        with copy.open("wb") as f:
-            shutil.copyfileobj(sys.stdin.buffer, f, CHUNK_BYTES)
-        return (lambda: _named(file_chunks(copy, encoding), copy, "<stdin>")), "<stdin>", tmp
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and len(source) < 4096
-                                    and os.path.isfile(source)):
-        path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"text: file not found: {path}")
-        return (lambda: file_chunks(path, encoding)), str(path), None
-    if isinstance(source, str):
-        return (lambda: string_chunks(source)), "<string>", None
-    raise TypeError(f"text: expected text, a path, '-' or one of {', '.join(BUILTIN)}; got {type(source).__name__}")
-
-
-def _named(chunks: Iterator[str], path: Path, name: str) -> Iterator[str]:
-    """``chunks`` with the temporary file's name replaced by ``name`` in error messages."""
-    try:
-        yield from chunks
-    except ValueError as e:
-        raise ValueError(str(e).replace(str(path), name)) from None
-
-
-def _capped(chunks: Callable[[], Iterator[str]], max_chars: int) -> Callable[[], Iterator[str]]:
-    def capped() -> Iterator[str]:
-        left = max_chars
-        for text in chunks():
-            if left <= 0:
-                return
-            yield text[:left]
-            left -= len(text)
-    return capped
+def _file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(CHUNK_BYTES * 8):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- batches

@@ -1,9 +1,9 @@
 """Backpropagation through time made visible: how ``‖∂L/∂h_t‖`` falls (or not) with the distance from the loss.
 
 A model reads an adding-problem sequence (:class:`~rnnlab.explain.tasks.AddingProblem`: two marked numbers
-among uniform noise, their sum asked for ``delay`` noise steps later) and is scored on its last step ``T``. The gradient reaching an earlier state ``h_{T-k}`` is a product of ``k`` step
-Jacobians; for a vanilla RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like
-``ρ(W_hh)^k`` — it vanishes when the spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
+among uniform noise, their sum asked for ``delay`` noise steps later) and is scored on its last step ``T``.
+The gradient reaching an earlier state ``h_{T-k}`` is a product of ``k`` step Jacobians; for a vanilla
+RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like ``ρ(W_hh)^k`` — it vanishes when the spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
 cell state is carried by addition (``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``), so along it the gradient is
 scaled by the forget gate ``f_t`` only, which training can hold near 1.
 
@@ -172,7 +172,8 @@ class GradientFlow:
                     label += (f" (MSE {self.relative_mse[cell][state]:.1%} of baseline, "
                               f"{'learned' if self.learned(cell) else 'not learned'})")
                 ax.semilogy(range(len(rel)), [r if r > 0 else math.nan for r in rel], label=label)
-            ax.set_title(f"{'at initialisation' if state == 'init' else 'after training'} (distance {self.config.delay})")
+            when = "at initialisation" if state == "init" else "after training"
+            ax.set_title(f"{when} (distance {self.config.delay})")
             ax.legend(fontsize=8)
             ax.set_xlabel("k, steps back from the loss")
             ax.grid(True, which="both", alpha=0.3)
@@ -190,7 +191,8 @@ class GradientFlow:
                 ratios = " ".join(_fmt(self.ratio(cell, state, k)).rjust(10) for k in DISTANCES)
                 rho = ", ".join(f"{b} {v:.2f}" for b, v in self.spectral[cell][state].items())
                 learned = "yes" if self.learned(cell, state) else "no"
-                lines.append(f"{cell:<5} {state:<8} {self.relative_mse[cell][state]:>6.3f} {learned:>8} {ratios}  {rho}")
+                rel = self.relative_mse[cell][state]
+                lines.append(f"{cell:<5} {state:<8} {rel:>6.3f} {learned:>8} {ratios}  {rho}")
         ratio = self.lstm_over_rnn(50, "trained")
         if ratio is not None:
             lines.append(f"LSTM / RNN ratio at k=50 after training: {ratio:.3g}")
@@ -198,7 +200,7 @@ class GradientFlow:
         return "\n".join(lines)
 
     def save(self, run_dir) -> Path:
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = ("Each curve is the size of the gradient of the loss (read at the last step T) with respect to "
@@ -216,7 +218,7 @@ class GradientFlow:
 
 def gradient_flow(config: GradientsConfig = GradientsConfig()) -> GradientFlow:
     """Measure ``‖∂L/∂h_{T-k}‖`` for each cell at initialisation and after training on delayed recall."""
-    from rnnlab.train import resolve_device
+    from rnnlab.distributed import resolve_device
 
     for cell in config.cells:
         if cell not in CELLS:

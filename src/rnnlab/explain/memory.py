@@ -118,7 +118,8 @@ class MemoryHorizon:
         bias = ("PyTorch's default init (b_f ≈ 0, f ≈ 0.5)" if c.forget_bias == "torch" else
                 f"{c.forget_bias:g} (f ≈ {1 / (1 + math.exp(-c.forget_bias)):.2f}; PyTorch's default ≈ 0, f ≈ 0.5)")
         return (f"hidden {c.hidden_size}, {self.steps} Adam steps (lr {c.lr:g}, batch {c.batch_size}, gradient "
-                f"clipping {c.clip:g}) per cell and distance d, trained on distances 0..d; LSTM forget-gate bias {bias}")
+                f"clipping {c.clip:g}) per cell and distance d, trained on distances 0..d; "
+                f"LSTM forget-gate bias {bias}")
 
     def metrics(self) -> dict:
         return {"task": "explain-memory", "problem": "adding", "baseline_mse": self.baseline_mse,
@@ -165,7 +166,7 @@ class MemoryHorizon:
         return "\n".join(lines)
 
     def save(self, run_dir):
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = ("Every step carries a random number in [0, 1]; two of the first ten are marked, and after d more "
@@ -180,8 +181,8 @@ class MemoryHorizon:
 
 
 def memory_horizon(config: MemoryConfig = MemoryConfig()) -> MemoryHorizon:
-    """Train each cell at each distance with the same budget; score recall on fresh sequences at that distance."""
-    from rnnlab.train import resolve_device
+    """Train each cell at each distance with the same budget; score it on fresh sequences at that distance."""
+    from rnnlab.distributed import resolve_device
 
     for cell in config.cells:
         if cell not in CELLS:

@@ -292,7 +292,7 @@ class SineWindows:
 
 
 def task_model(cell: str, task, hidden_size: int, forget_bias: float | str = 1.0) -> nn.Module:
-    """A :class:`~rnnlab.models.SequenceRegressor` for ``task`` (its outputs read from the last step), seeded by the caller.
+    """A :class:`~rnnlab.models.SequenceRegressor` for ``task`` (outputs read from the last step), seeded by the caller.
 
     For an LSTM, ``forget_bias`` sets the forget gate's bias: ``b_f = b_ih[H:2H] + b_hh[H:2H]`` becomes
     ``forget_bias`` (``b_ih[H:2H] = forget_bias``, ``b_hh[H:2H] = 0``), so at the start

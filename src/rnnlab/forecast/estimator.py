@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from rnnlab.data import series as sd
 from rnnlab.metrics import LinearAR, forecast_metrics, naive, seasonal_naive
-from rnnlab.models import SequenceRegressor
+from rnnlab.models import SequenceRegressor, check_fits
 
 STRATEGIES = ("direct", "recursive")
 SKIPS = ("linear", "none")
@@ -192,7 +192,7 @@ class Forecaster:
         Raises:
             ValueError: bad settings, or a series too short, constant, non-numeric or with gaps.
         """
-        from rnnlab import train
+        from rnnlab import distributed, train
 
         self._check_settings()
         series = sd.as_series(series, target=target, fill=fill)
@@ -208,6 +208,8 @@ class Forecaster:
         x_train, y_train = sd.windows(z, self.lookback_, outputs, end=train_end)
         x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
         self.linear_ = LinearAR().fit(x_train, y_train)
+        check_fits(self.cell, 1, self.hidden_size, self.num_layers, outputs, self.batch_size, self.lookback_,
+                   train.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
         torch.manual_seed(self.seed)
         self.model_ = ForecastNet(self.lookback_, outputs, self.cell, self.hidden_size, self.num_layers,
                                   self.dropout, skip=self.skip == "linear", engine=self.engine)
@@ -215,7 +217,7 @@ class Forecaster:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
-        self.model_.to(train.resolve_device(self.device))
+        self.model_.to(distributed.resolve_device(self.device))
         task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size)
         config = train.TrainConfig(epochs=self.epochs, steps=self.steps, minutes=self.minutes, lr=self.lr,
                                    patience=self.patience, seed=self.seed, device=self.device, quiet=self.quiet)
@@ -339,24 +341,24 @@ class Forecaster:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` (``{"task": "forecast", "forecaster": state}``) and ``model.safetensors``."""
-        from rnnlab import checkpoint
+        from rnnlab import checkpoint, rundir
 
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "config.json"
-        config = checkpoint.read_run_config(directory) if path.is_file() else {}
+        config = rundir.read_run_config(directory) if path.is_file() else {}
         config.update({"task": "forecast", "forecaster": self.state_dict()})
         checkpoint.save_weights(directory / "model.safetensors", self.model_.state_dict())
-        checkpoint.atomic_write_json(path, config)
+        rundir.atomic_write_json(path, config)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> "Forecaster":
         """A fitted Forecaster from a directory written by :meth:`save` (or ``rnnlab forecast``)."""
-        from rnnlab import checkpoint
+        from rnnlab import checkpoint, rundir
 
-        config = checkpoint.read_run_config(directory)
+        config = rundir.read_run_config(directory)
         state = config.get("forecaster")
         if config.get("task") != "forecast" or state is None:
             raise ValueError(f"forecast: {directory} holds no saved forecaster (task {config.get('task')!r})")

@@ -14,22 +14,23 @@ training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``his
 from __future__ import annotations
 
 import math
-import os
-import platform
-import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
-from rnnlab import checkpoint
-from rnnlab.config import resolve, to_dict
+from rnnlab import distributed, rundir
+from rnnlab.config import resume_with, to_dict
 from rnnlab.data import series as sd
 from rnnlab.forecast.estimator import ForecastConfig, Forecaster
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")
+
+
+RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "device", "quiet")  # may change on resume
 
 
 @dataclass
@@ -61,48 +62,54 @@ def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
     from rnnlab import train
 
-    train.resolve_device(config.device)
+    distributed.resolve_device(config.device)
     train.TrainConfig(epochs=config.epochs, steps=config.steps, minutes=config.minutes, lr=config.lr,
                       patience=config.patience)
     return series, {**sizes, "test_size": int(test_size)}
 
 
-def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None) -> ForecastRun:
+def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None,
+        given: Mapping[str, Any] | None = None) -> ForecastRun:
     """Train and evaluate a forecaster as ``config`` says and write its run directory.
 
     Args:
         config: the resolved settings.
         out: the run directory (default ``runs/forecast-<timestamp>``); it must not hold a run already.
-        resume: a run directory to continue from its checkpoint, with its stored settings.
+        resume: a run directory to continue from its checkpoint, with its stored settings (``config`` is not
+            used).
+        given: with ``resume``, settings given again: those that may change (:data:`RESUMABLE`) are applied
+            and recorded in ``config.json``; any other that differs from the run is a ``ValueError`` naming it.
     """
+    changed = {}
     if resume is not None:
-        stored = checkpoint.read_run_config(resume)
+        stored = rundir.read_run_config(resume)
         if stored.get("task") != "forecast":
             raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
-        config = replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet)
+        config, changed = resume_with(ForecastConfig, stored["config"], given or {}, "forecast", RESUMABLE)
         run_dir = Path(resume)
     else:
-        run_dir = checkpoint.new_run_dir("forecast", out)
-        if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
-            raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
-                             f"choose another --out or continue it with --resume")
+        run_dir = rundir.new_run_dir("forecast", out)
+        if _rank() == 0:  # other ranks: rank 0 may have begun
+            rundir.check_new(run_dir)  # an existing run is never overwritten
     series, sizes = prepare(config)
+    writer = _rank() == 0
+    with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():  # this process's now
+        if changed and writer:
+            rundir.record_resume(run_dir, to_dict(config), changed)
+        return _run(config, run_dir, resume, series, sizes, writer)
+
+
+def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes: dict, writer: bool) -> ForecastRun:
+    """:func:`run` once the data is loaded and the run directory is this process's."""
     test_size = sizes["test_size"]
     history, test = series.iloc[:-test_size], series.iloc[-test_size:]
     info = sd.describe(series)
-    writer = _rank() == 0
-    created = not run_dir.exists()
     if writer and resume is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write_json(run_dir / "config.json", {
-            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+        rundir.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes,
+            "versions": rundir.versions()})
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
-    try:
-        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
-    except (ValueError, TypeError):
-        if writer and created and resume is None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
     frame = forecaster.backtest(test)
     train_values = history.to_numpy()
     scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)
@@ -118,25 +125,15 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
     forecaster.append(test)
     if writer:
         forecaster.save(run_dir)
-        checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
-        checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        rundir.atomic_write_json(run_dir / "metrics.json", metrics)
+        rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
 
 def _rank() -> int:
     """This process's rank under torchrun (0 otherwise); only rank 0 writes the run directory."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def versions() -> dict:
-    """The library versions a run was made with."""
-    import torch
-
-    from rnnlab import __version__
-
-    return {"rnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__}
+    return distributed.rank()
 
 
 def format_table(rows: list[dict]) -> str:
@@ -247,7 +244,7 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
             path = Path(data)
             if not path.is_file():
                 raise ValueError(f"predict: file not found: {path}")
-            stored = checkpoint.read_run_config(model_dir).get("config", {})
+            stored = rundir.read_run_config(model_dir).get("config", {})
             header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
             names = [stored.get("column"), str(forecaster.history_.name)]
             times = [stored.get("time_column"), sd.BUNDLED.get(stored.get("data"), (None, None))[1]]

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.engines.loop import gru_step, lstm_step, project_input, rnn_step
+from rnnlab.nn.shapes import check_dtype
 
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
@@ -53,7 +54,8 @@ class RNNCellBase(nn.Module):
         return s
 
     def _prepare(self, x: Tensor, states: tuple[Tensor | None, ...]) -> tuple[Tensor, list[Tensor], bool]:
-        """Check ``x`` ``(N, H_in)`` or ``(H_in,)`` and each state ``(N, H)`` or ``(H,)``; batch them; zeros for None."""
+        """Check ``x`` ``(N, H_in)`` or ``(H_in,)`` and each state ``(N, H)`` or ``(H,)``; batch them; zeros
+        for None."""
         name = type(self).__name__
         if x.dim() not in (1, 2):
             raise ValueError(
@@ -64,6 +66,7 @@ class RNNCellBase(nn.Module):
             raise ValueError(
                 f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, got {x.shape[-1]}"
             )
+        check_dtype(name, "input", x, self.weight_ih.dtype)
         batched = x.dim() == 2
         if not batched:
             x = x.unsqueeze(0)
@@ -74,6 +77,7 @@ class RNNCellBase(nn.Module):
                 state = x.new_zeros(expected)
             else:
                 want = expected if batched else (self.hidden_size,)
+                check_dtype(name, what, state, self.weight_ih.dtype)
                 if tuple(state.shape) != want:
                     raise ValueError(
                         f"{name}: {what} has shape {tuple(state.shape)} but expected {want} "

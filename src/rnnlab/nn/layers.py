@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import engines
-from rnnlab.nn.shapes import check_input, check_state
+from rnnlab.nn.shapes import check_dtype, check_input, check_state
 
 _GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
@@ -149,6 +149,7 @@ class RNNBase(nn.Module):
             x, lengths = input, None
             batched, batch_first = input.dim() == 3, self.batch_first
         check_input(name, x, self.input_size, batch_first)
+        check_dtype(name, "input", x, self.weight_ih_l0.dtype)
         if not batched:
             x = x.unsqueeze(1)  # (L, H_in) -> (L, 1, H_in)
         elif batch_first:
@@ -190,6 +191,7 @@ class RNNBase(nn.Module):
             raise ValueError(f"{name}: the state h0 must be a tensor, got {type(hx).__name__}")
         for what, state in zip(("h0", "c0"), parts):
             check_state(name, what, state, wanted, raw_input, batch_first)
+            check_dtype(name, what, state, self.weight_ih_l0.dtype)
         if not batched:
             parts = tuple(s.unsqueeze(1) for s in parts)
         return tuple(parts) if self.mode == "lstm" else parts[0]

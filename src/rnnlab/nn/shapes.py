@@ -1,7 +1,11 @@
-"""Shape checks whose messages teach: the component, what was expected, what came, and the likely cause."""
+"""Input checks whose messages teach: the component, what was expected, what came, and the likely cause.
+
+Shapes (the ``batch_first`` pitfall) and dtypes (a float64 or int64 input to float32 weights).
+"""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -54,3 +58,28 @@ def check_state(
                 f"{_fmt((x.shape[1], x.shape[0], x.shape[2]))}"
             )
     raise ValueError(message)
+
+
+def check_dtype(name: str, what: str, x: Tensor, weight_dtype: torch.dtype) -> None:
+    """``x`` must have the weights' dtype: matrix products do not mix dtypes, and torch's own message
+    ("expected m1 and m2 to have the same dtype") names neither the layer nor the fix.
+
+    Args:
+        name: the component (``"RNN"``, ``"LSTMCell"``, ...).
+        what: ``"input"``, ``"h0"``, ``"c0"``, ``"hx"`` or ``"cx"``.
+        x: the tensor given.
+        weight_dtype: the dtype of the component's parameters.
+    """
+    if x.dtype == weight_dtype or torch._C._is_any_autocast_enabled():  # autocast casts inside (as torch.nn)
+        return
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
+        # integers (e.g. character ids) or booleans: values, not features
+        raise ValueError(
+            f"{name}: {what} has dtype {x.dtype} but the weights are {weight_dtype}; a recurrent layer reads "
+            f"floating-point features: convert with {what}.to({weight_dtype}) (integer ids such as characters go "
+            f"through an nn.Embedding first, as rnnlab.models.CharLM does)"
+        )
+    raise ValueError(
+        f"{name}: {what} has dtype {x.dtype} but the weights are {weight_dtype}; convert the {what} with "
+        f"{what}.to({weight_dtype}), or the layer with .to({x.dtype}) to compute in {x.dtype}"
+    )
