@@ -3,7 +3,8 @@
 A model reads an adding-problem sequence (:class:`~rnnlab.explain.tasks.AddingProblem`: two marked numbers
 among uniform noise, their sum asked for ``delay`` noise steps later) and is scored on its last step ``T``.
 The gradient reaching an earlier state ``h_{T-k}`` is a product of ``k`` step Jacobians; for a vanilla
-RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like ``ρ(W_hh)^k`` — it vanishes when the spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
+RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like ``ρ(W_hh)^k`` — it vanishes when the
+spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
 cell state is carried by addition (``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``), so along it the gradient is
 scaled by the forget gate ``f_t`` only, which training can hold near 1.
 
