@@ -105,7 +105,7 @@ def test_bad_input_is_one_line_and_leaves_no_run_directory(tmp_path, capsys, arg
 def test_an_occupied_out_directory_is_refused(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("mine")
     assert main(["explain", "lookback", "--lookbacks", "1", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 2
-    assert "exists and is not an empty directory" in capsys.readouterr().err
+    assert "already exists and is not empty" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
