@@ -141,6 +141,16 @@ def _comma_list(kind):
     return parse
 
 
+def _forget_bias(text: str) -> float | str:
+    """An argparse type: a number, or ``torch`` for PyTorch's own initialisation."""
+    if text == "torch":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'torch', got {text!r}")
+
+
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
     from rnnlab.rundir import check_new, new_run_dir
@@ -148,7 +158,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
                "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
-    settings = config.resolve(configs[what], args.config, overrides(args, "out", "model"), section=f"explain-{what}")
+    given = overrides(args, "out", "model", "quick")
+    if getattr(args, "quick", None):  # a small preset: over the defaults and the file, under the flags
+        given = {**{"gradients": explain.GRADIENTS_QUICK, "memory": explain.MEMORY_QUICK}[what], **given}
+    settings = config.resolve(configs[what], args.config, given, section=f"explain-{what}")
     run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
@@ -244,16 +257,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--epochs", type=int, help="training epochs of the default model (default 200)")
     q.add_argument("--units", type=int, help="unit traces drawn per layer (default 4)")
     q = what.add_parser("gradients", help="|dL/dh_t| against distance from the loss, RNN vs LSTM vs GRU")
-    q.add_argument("--delay", type=int, help="blank steps of the recall task (default 100)")
-    q = what.add_parser("memory", help="delayed-recall accuracy against the delay for each cell type")
-    q.add_argument("--delays", type=_comma_list(int), help="comma-separated delays (default 5,10,20,50,100)")
+    q.add_argument("--delay", type=int, help="distance: noise steps after the two marked numbers (default 100)")
+    q = what.add_parser("memory", help="the adding problem: error against the distance to remember, per cell type")
+    q.add_argument("--delays", type=_comma_list(int), help="comma-separated distances (default 10,30,100,300)")
     q = what.add_parser("lookback", help="the lesson's sine model: test MSE against lookback")
     q.add_argument("--lookbacks", type=_comma_list(int), help="comma-separated lookbacks (default 1,2,5,10,20)")
     q.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (default rnn, the lesson's)")
     for name, q in what.choices.items():
         if name in ("gradients", "memory"):
             q.add_argument("--cells", type=_comma_list(str), help="comma-separated cell types (default rnn,lstm,gru)")
-            q.add_argument("--epochs", type=int, help="training epochs of 50 batches per model (default 12)")
+            q.add_argument("--epochs", type=int, help="training epochs of 50 batches per model (default 16)")
+            q.add_argument("--forget-bias", dest="forget_bias", type=_forget_bias,
+                           help="LSTM forget-gate bias at init (default 1, as char-rnn; 'torch' for PyTorch's "
+                                "initialisation, about 0)")
+            q.add_argument("--quick", action="store_true", default=None,
+                           help="a small run in seconds that still shows the direction (for tests)")
         if name in ("gradients", "memory", "lookback"):
             q.add_argument("--hidden", dest="hidden_size", type=int, help="hidden units")
             q.add_argument("--lr", type=float, help="learning rate")

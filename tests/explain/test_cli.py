@@ -49,8 +49,24 @@ def test_explain_memory_and_gradients_write_their_run_directories(tmp_path):
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["steps_per_cell"] == 3  # 1 epoch x 3 batches
     assert main(["explain", "gradients", "--delay", "11", *small, "--out", str(tmp_path / "g")]) == 0
     assert_run_dir(tmp_path / "g", "explain-gradients", "gradients.png")
-    ratios = json.loads((tmp_path / "g" / "metrics.json").read_text())["ratio"]["rnn"]["init"]
+    metrics = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    ratios = metrics["ratio"]["rnn"]["init"]
     assert ratios["10"] > 0 and ratios["50"] is None
+    assert metrics["conclusion"] in (tmp_path / "g" / "report.html").read_text()
+
+
+def test_explain_memory_quick_preset_and_forget_bias_flag(tmp_path, capsys):
+    settings = tmp_path / "small.toml"  # under --quick, the file still sets what the flags do not
+    settings.write_text("batches_per_epoch = 2\nhidden_size = 3\n")
+    argv = ["explain", "memory", "--quick", "--epochs", "1", "--forget-bias", "torch", "--quiet", "--device", "cpu",
+            "--config", str(settings), "--out", str(tmp_path / "m")]
+    assert main(argv) == 0
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["delays"] == [20] and config["epochs"] == 1 and config["batches_per_epoch"] == 2
+    assert config["forget_bias"] == "torch" and config["hidden_size"] == 3
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    printed = capsys.readouterr().out
+    assert metrics["conclusion"] in printed and "PyTorch's default init" in printed
 
 
 def test_explain_hidden_default_model(tmp_path):
@@ -89,7 +105,7 @@ def test_bad_input_is_one_line_and_leaves_no_run_directory(tmp_path, capsys, arg
 def test_an_occupied_out_directory_is_refused(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("mine")
     assert main(["explain", "lookback", "--lookbacks", "1", "--epochs", "1", "--quiet", "--out", str(tmp_path)]) == 2
-    assert "exists and is not an empty directory" in capsys.readouterr().err
+    assert "already exists and is not empty" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 

@@ -1,16 +1,20 @@
 """Backpropagation through time made visible: how ``‖∂L/∂h_t‖`` falls (or not) with the distance from the loss.
 
-A model reads a delayed-recall sequence (:class:`~rnnlab.explain.tasks.DelayedRecall`) and is scored on
-its last step ``T``. The gradient reaching an earlier state ``h_{T-k}`` is a product of ``k`` step
-Jacobians; for a vanilla RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like
-``ρ(W_hh)^k`` — it vanishes when the spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
+A model reads an adding-problem sequence (:class:`~rnnlab.explain.tasks.AddingProblem`: two marked numbers
+among uniform noise, their sum asked for ``delay`` noise steps later) and is scored on its last step ``T``.
+The gradient reaching an earlier state ``h_{T-k}`` is a product of ``k`` step Jacobians; for a vanilla
+RNN each is ``diag(1 - h_t²) W_hh``, so its size goes roughly like ``ρ(W_hh)^k`` — it vanishes when the
+spectral radius ``ρ < 1`` and can explode when ``ρ > 1``. The LSTM's
 cell state is carried by addition (``c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t``), so along it the gradient is
 scaled by the forget gate ``f_t`` only, which training can hold near 1.
 
 :func:`gradient_flow` measures ``‖∂L/∂h_{T-k}‖`` for every ``k`` — reading the gradients straight off the
 graph's own ``h_t`` tensors (:meth:`rnnlab.nn.RNN.trace` + ``retain_grad()``) — for RNN, LSTM and GRU of the
-same size, at initialisation and after training on delayed recall, and the spectral radius of each
-``W_hh`` block.
+same size, at initialisation and after training on the adding problem (the same budget and settings as
+``explain memory``: distances ``0..delay``, Adam, clipping, the LSTM's forget-gate bias 1), and the
+spectral radius of each ``W_hh`` block. Whether each trained network *learned* its task (test MSE at most
+:data:`~rnnlab.explain.memory.SOLVED` of the baseline's at ``delay``) is part of the result: a gradient
+ratio only says something about memory when it compares a working LSTM with the RNN.
 
 Symbols: ``N`` batch, ``L = T + 1`` steps (``t = 0..T``), ``H`` hidden units, ``K`` recall symbols.
 """
@@ -26,10 +30,12 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.config import to_dict
-from rnnlab.explain.tasks import DelayedRecall, train
+from rnnlab.explain.memory import SOLVED
+from rnnlab.explain.tasks import AddingProblem, check_forget_bias, cpu_threads, task_model, train
 from rnnlab.models import CELLS, SequenceRegressor
 
 DISTANCES = (10, 50, 100)  # the k at which metrics.json reports ‖∂L/∂h_{T-k}‖ / ‖∂L/∂h_T‖
+CLAIM = 100.0  # the claim: after training, the LSTM's ratio at k = 50 is at least this many times the RNN's
 GATE_BLOCKS = {"rnn": ("hh",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 
@@ -39,20 +45,28 @@ class GradientsConfig:
 
     cells: tuple | list = CELLS  # cell types compared, each the same size
     hidden_size: int = 32  # H
-    delay: int = 100  # blank steps of the recall task (sequence length delay + 2)
-    num_symbols: int = 4  # K
-    epochs: int = 12  # training epochs (the same for every cell)
+    delay: int = 100  # noise steps after the marked window (sequence length lead + delay + 1)
+    lead: int = 10  # the window of the two marked numbers
+    epochs: int = 16  # training epochs (the same for every cell), on distances 0..delay
     batches_per_epoch: int = 50  # fresh random batches per epoch (an evaluation after each)
     batch_size: int = 64  # sequences per batch
     lr: float = 0.01  # Adam learning rate
-    probe_size: int = 256  # sequences the gradients are measured on
+    clip: float = 1.0  # gradient-norm clipping
+    forget_bias: float | str = 1.0  # LSTM forget-gate bias at init; "torch" = PyTorch's init (≈ 0, so f ≈ 0.5)
+    probe_size: int = 256  # sequences (at distance delay) the gradients are measured on
+    threads: int | None = 1  # torch CPU threads (None: leave as set)
     seed: int = 0  # seeds initialisation, data and training
     device: str = "auto"  # "auto" (cuda if available), "cpu" or "cuda"
     quiet: bool = False  # no progress bar
 
 
-def last_layer_gradients(model: SequenceRegressor, x: Tensor, y: Tensor) -> tuple[list[Tensor], Tensor]:
-    """``∂L/∂h_t`` of the last recurrent layer for every step, ``L = cross_entropy(fc(h_T), y)``.
+# ``--quick``: the smallest run that still shows the direction (used by the tests; a few seconds).
+QUICK = {"delay": 50, "epochs": 8, "probe_size": 128}
+
+
+def last_layer_gradients(model: SequenceRegressor, x: Tensor, y: Tensor,
+                         loss_fn=nn.functional.cross_entropy) -> tuple[list[Tensor], Tensor]:
+    """``∂L/∂h_t`` of the last recurrent layer for every step, ``L = loss_fn(fc(h_T), y)``.
 
     Runs the layer with :meth:`~rnnlab.nn.RNN.trace`, calls ``retain_grad()`` on each traced ``h_t`` (the
     graph's own nodes) and backpropagates once. The model's parameter gradients are left set.
@@ -65,7 +79,7 @@ def last_layer_gradients(model: SequenceRegressor, x: Tensor, y: Tensor) -> tupl
     h = [s[0] if isinstance(s, tuple) else s for s in states[-1][0]]  # (h_t, c_t) pairs for an LSTM
     for h_t in h:
         h_t.retain_grad()
-    loss = nn.functional.cross_entropy(model.fc(out[:, -1]), y.to(device))  # (N, H) -> (N, K) -> ()
+    loss = loss_fn(model.fc(out[:, -1]), y.to(device))  # (N, H) -> (N, O) -> ()
     model.zero_grad(set_to_none=True)
     loss.backward()
     return [h_t.grad for h_t in h], loss.detach()
@@ -97,9 +111,9 @@ class GradientFlow:
     norms: dict = field(default_factory=dict)
     ratios: dict = field(default_factory=dict)
     spectral: dict = field(default_factory=dict)  # [cell][state][block] -> ρ
-    accuracy: dict = field(default_factory=dict)  # [cell][state] -> recall accuracy on the validation set
+    relative_mse: dict = field(default_factory=dict)  # [cell][state] -> validation MSE / baseline MSE
     train_seconds: dict = field(default_factory=dict)  # [cell] -> seconds
-    chance_accuracy: float = 0.0
+    baseline_mse: float = 1 / 6  # predicting the mean
 
     def ratio(self, cell: str, state: str, k: int) -> float | None:
         return self.ratios[cell][state].get(str(k))
@@ -113,11 +127,22 @@ class GradientFlow:
             return None
         return lstm / rnn
 
+    def learned(self, cell: str, state: str = "trained") -> bool:
+        """Whether the network's MSE is at most :data:`~rnnlab.explain.memory.SOLVED` of the baseline's."""
+        return self.relative_mse[cell][state] <= SOLVED
+
+    def conclusion(self) -> str:
+        if not {"rnn", "lstm"} <= set(self.ratios):
+            return "The comparison needs the rnn and lstm cells; this run has " + ", ".join(self.ratios) + "."
+        return gradients_conclusion(self.ratio("lstm", "trained", 50), self.ratio("rnn", "trained", 50),
+                                    self.relative_mse["lstm"]["trained"], self.relative_mse["rnn"]["trained"])
+
     def table(self) -> list[dict]:
         rows = []
         for cell in self.config.cells:
             for state in ("init", "trained"):
-                row = {"cell": cell, "state": state, "accuracy": self.accuracy[cell][state]}
+                row = {"cell": cell, "state": state, "relative_mse": self.relative_mse[cell][state],
+                       "learned the task": "yes" if self.learned(cell, state) else "no"}
                 row.update({f"ratio k={k}": self.ratio(cell, state, k) for k in DISTANCES})
                 row.update({f"rho({b})": v for b, v in self.spectral[cell][state].items()})
                 rows.append(row)
@@ -125,10 +150,11 @@ class GradientFlow:
 
     def metrics(self) -> dict:
         return {"task": "explain-gradients", "delay": self.config.delay, "hidden_size": self.config.hidden_size,
-                "ratio": self.ratios, "spectral_radius": self.spectral, "accuracy": self.accuracy,
-                "chance_accuracy": self.chance_accuracy, "train_seconds": self.train_seconds,
+                "ratio": self.ratios, "spectral_radius": self.spectral, "relative_mse": self.relative_mse,
+                "baseline_mse": self.baseline_mse, "train_seconds": self.train_seconds,
                 "lstm_over_rnn_ratio_k50_trained": self.lstm_over_rnn(50, "trained"),
-                "lstm_over_rnn_ratio_k50_init": self.lstm_over_rnn(50, "init")}
+                "lstm_over_rnn_ratio_k50_init": self.lstm_over_rnn(50, "init"),
+                "learned": {cell: self.learned(cell) for cell in self.config.cells}, "conclusion": self.conclusion()}
 
     def plot(self):
         """Two log-scale panels (at init, after training): ``‖∂L/∂h_{T-k}‖ / ‖∂L/∂h_T‖`` against ``k``."""
@@ -142,28 +168,36 @@ class GradientFlow:
             for cell in self.config.cells:
                 norms = self.norms[state][cell]
                 rel = [n / norms[0] if norms[0] > 0 else math.nan for n in norms]
-                ax.semilogy(range(len(rel)), [r if r > 0 else math.nan for r in rel], label=cell.upper())
-            ax.set_title(f"{'at initialisation' if state == 'init' else 'after training'} (delay {self.config.delay})")
+                label = cell.upper()
+                if state == "trained":
+                    label += (f" (MSE {self.relative_mse[cell][state]:.1%} of baseline, "
+                              f"{'learned' if self.learned(cell) else 'not learned'})")
+                ax.semilogy(range(len(rel)), [r if r > 0 else math.nan for r in rel], label=label)
+            when = "at initialisation" if state == "init" else "after training"
+            ax.set_title(f"{when} (distance {self.config.delay})")
+            ax.legend(fontsize=8)
             ax.set_xlabel("k, steps back from the loss")
             ax.grid(True, which="both", alpha=0.3)
         axes[0].set_ylabel(r"$\|\partial L/\partial h_{T-k}\| \;/\; \|\partial L/\partial h_T\|$")
-        axes[0].legend()
         fig.tight_layout()
         return fig
 
     def summary(self) -> str:
-        lines = [f"gradient ratio ‖∂L/∂h_(T-k)‖ / ‖∂L/∂h_T‖, delayed recall, delay {self.config.delay}, "
-                 f"hidden {self.config.hidden_size} (chance accuracy {self.chance_accuracy:.2f})",
-                 f"{'cell':<5} {'state':<8} {'acc':>6} " + " ".join(f"{'k=' + str(k):>10}" for k in DISTANCES)
-                 + "  spectral radius of W_hh blocks"]
+        lines = [f"gradient ratio ‖∂L/∂h_(T-k)‖ / ‖∂L/∂h_T‖, adding problem at distance {self.config.delay}, "
+                 f"hidden {self.config.hidden_size} (rel = MSE / baseline MSE; learned = rel ≤ {SOLVED:.2f})",
+                 f"{'cell':<5} {'state':<8} {'rel':>6} {'learned':>8} "
+                 + " ".join(f"{'k=' + str(k):>10}" for k in DISTANCES) + "  spectral radius of W_hh blocks"]
         for cell in self.config.cells:
             for state in ("init", "trained"):
                 ratios = " ".join(_fmt(self.ratio(cell, state, k)).rjust(10) for k in DISTANCES)
                 rho = ", ".join(f"{b} {v:.2f}" for b, v in self.spectral[cell][state].items())
-                lines.append(f"{cell:<5} {state:<8} {self.accuracy[cell][state]:>6.3f} {ratios}  {rho}")
+                learned = "yes" if self.learned(cell, state) else "no"
+                rel = self.relative_mse[cell][state]
+                lines.append(f"{cell:<5} {state:<8} {rel:>6.3f} {learned:>8} {ratios}  {rho}")
         ratio = self.lstm_over_rnn(50, "trained")
         if ratio is not None:
             lines.append(f"LSTM / RNN ratio at k=50 after training: {ratio:.3g}")
+        lines.append(self.conclusion())
         return "\n".join(lines)
 
     def save(self, run_dir) -> Path:
@@ -171,9 +205,12 @@ class GradientFlow:
         from rnnlab.report import Section
 
         text = ("Each curve is the size of the gradient of the loss (read at the last step T) with respect to "
-                "the hidden state k steps earlier, divided by its size at k = 0, on delayed-recall sequences. "
+                "the hidden state k steps earlier, divided by its size at k = 0, on adding-problem sequences. "
                 "A vanilla RNN multiplies by diag(1 - h²) W_hh at every step back, so its curve falls roughly "
-                "like ρ(W_hh)^k; the LSTM's cell state passes the gradient on scaled only by the forget gate.")
+                "like ρ(W_hh)^k; the LSTM's cell state passes the gradient on scaled only by the forget gate. "
+                f"'learned the task' means a test MSE at most {SOLVED:.0%} of the baseline's (predicting the mean) "
+                f"at distance {self.config.delay}. "
+                f"Conclusion: {self.conclusion()}")
         sections = [Section("Gradient flow through time", text, figures=["gradients.png"]),
                     Section("Ratios and spectral radii", table=self.table())]
         return write_run(run_dir, "rnnlab explain gradients", {"command": "explain gradients", **to_dict(self.config)},
@@ -187,29 +224,57 @@ def gradient_flow(config: GradientsConfig = GradientsConfig()) -> GradientFlow:
     for cell in config.cells:
         if cell not in CELLS:
             raise ValueError(f"explain gradients: unknown cell '{cell}'; choose from {', '.join(CELLS)}")
+    check_forget_bias("explain gradients", config.forget_bias)
     device = resolve_device(config.device)
-    task = DelayedRecall(config.delay, config.num_symbols, config.batch_size, config.batches_per_epoch,
-                         seed=config.seed)
+    task = AddingProblem(config.delay, config.batch_size, config.batches_per_epoch, seed=config.seed,
+                         lead=config.lead, vary=True)
     probe_x, probe_y = task.sample(config.probe_size, torch.Generator().manual_seed(config.seed + 7))
-    result = GradientFlow(config, norms={"init": {}, "trained": {}}, chance_accuracy=task.chance_accuracy)
-    for cell in config.cells:
-        torch.manual_seed(config.seed)
-        model = SequenceRegressor(task.input_size, config.hidden_size, config.num_symbols, cell=cell).to(device)
-        result.ratios[cell], result.spectral[cell], result.accuracy[cell] = {}, {}, {}
-        for state in ("init", "trained"):
-            if state == "trained":
-                result.train_seconds[cell] = train(model, task, config.epochs, config.lr, config.seed,
-                                                   config.device, config.quiet)["seconds"]
-            model.eval()
-            # measured in float64 on a copy: float32 underflows to 0 below ~1e-45, and these ratios go lower
-            grads, _ = last_layer_gradients(copy.deepcopy(model).double(), probe_x.double(), probe_y)
-            norms = [g.norm().item() for g in reversed(grads)]  # index k: ‖∂L/∂h_{T-k}‖
-            result.norms[state][cell] = norms
-            result.ratios[cell][state] = {str(k): (norms[k] / norms[0] if k < len(norms) and norms[0] > 0 else None)
-                                          for k in DISTANCES}
-            result.spectral[cell][state] = gate_spectral_radii(model.rnn, cell)
-            result.accuracy[cell][state] = task.accuracy(model)
+    result = GradientFlow(config, norms={"init": {}, "trained": {}}, baseline_mse=task.baseline_mse)
+    with cpu_threads(config.threads):  # small models: one thread is as fast, and never stalls on a busy machine
+        for cell in config.cells:
+            _measure(cell, task, probe_x, probe_y, config, device, result)
     return result
+
+
+def _measure(cell: str, task: AddingProblem, probe_x: Tensor, probe_y: Tensor, config: GradientsConfig,
+             device: torch.device, result: GradientFlow) -> None:
+    """One cell: the gradient norms, ratios, spectral radii and relative MSE at init, then after training."""
+    torch.manual_seed(config.seed)
+    model = task_model(cell, task, config.hidden_size, config.forget_bias).to(device)
+    result.ratios[cell], result.spectral[cell], result.relative_mse[cell] = {}, {}, {}
+    for state in ("init", "trained"):
+        if state == "trained":
+            result.train_seconds[cell] = train(model, task, config.epochs, config.lr, config.seed, config.device,
+                                               config.quiet, clip=config.clip)["seconds"]
+        model.eval()
+        # measured in float64 on a copy: float32 underflows to 0 below ~1e-45, and these ratios go lower
+        grads, _ = last_layer_gradients(copy.deepcopy(model).double(), probe_x.double(), probe_y.double(),
+                                        nn.functional.mse_loss)
+        norms = [g.norm().item() for g in reversed(grads)]  # index k: ‖∂L/∂h_{T-k}‖
+        result.norms[state][cell] = norms
+        result.ratios[cell][state] = {str(k): (norms[k] / norms[0] if k < len(norms) and norms[0] > 0 else None)
+                                      for k in DISTANCES}
+        result.spectral[cell][state] = gate_spectral_radii(model.rnn, cell)
+        with torch.no_grad():
+            result.relative_mse[cell][state] = task.evaluate(model) / task.baseline_mse
+
+
+def gradients_conclusion(lstm_ratio: float | None, rnn_ratio: float | None, lstm_relative_mse: float,
+                         rnn_relative_mse: float, k: int = 50) -> str:
+    """One sentence on the claim, from the numbers: after training, a *working* LSTM passes at least
+    :data:`CLAIM` times more of the gradient back ``k`` steps than the plain RNN does."""
+    if lstm_ratio is None or rnn_ratio is None:
+        return f"The claim cannot be checked in this run: the sequences are shorter than {k} steps."
+    learned = lstm_relative_mse <= SOLVED
+    told = (f"after training, {lstm_ratio:.2g} of the gradient at the loss reaches {k} steps back in the LSTM "
+            f"(MSE {lstm_relative_mse:.1%} of the baseline) and {rnn_ratio:.2g} in the plain RNN "
+            f"(MSE {rnn_relative_mse:.0%} of the baseline)")
+    times = lstm_ratio / rnn_ratio if rnn_ratio > 0 else math.inf
+    if learned and times >= CLAIM:
+        return f"The claim holds: {told}, {times:.2g}× more, so a working LSTM still learns from that far back."
+    why = ("the LSTM did not learn the task" if not learned else
+           f"the LSTM's ratio is only {times:.2g}× the RNN's (the claim is ≥ {CLAIM:g}×)")
+    return f"The claim does not hold in this run: {told}; {why}."
 
 
 def _fmt(value: float | None) -> str:
