@@ -149,7 +149,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
                "memory": explain.MemoryConfig, "lookback": explain.LookbackConfig}
     settings = config.resolve(configs[what], args.config, overrides(args, "out", "model"), section=f"explain-{what}")
-    run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
+    run_dir = check_new(new_run_dir(f"explain-{what}", args.out), resumable=False)  # before the work
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
         result = explain.hidden_states(model, x, source, settings.units)
