@@ -162,7 +162,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if getattr(args, "quick", None):  # a small preset: over the defaults and the file, under the flags
         given = {**{"gradients": explain.GRADIENTS_QUICK, "memory": explain.MEMORY_QUICK}[what], **given}
     settings = config.resolve(configs[what], args.config, given, section=f"explain-{what}")
-    run_dir = check_new(new_run_dir(f"explain-{what}", args.out))  # before the work: runs are never overwritten
+    run_dir = check_new(new_run_dir(f"explain-{what}", args.out), resumable=False)  # before the work: never overwritten
     if what == "hidden":
         model, x, source = (explain.saved_forecaster(args.model) if args.model else explain.default_model(settings))
         result = explain.hidden_states(model, x, source, settings.units)

@@ -212,13 +212,16 @@ class Claim:
         self.lock.release()
 
 
-def check_new(path: str | Path) -> Path:
+def check_new(path: str | Path, resumable: bool = True) -> Path:
     """Refuse, before any expensive work, a ``path`` that holds anything (a run or not): runs are never
-    overwritten. The check is repeated under the lock by :func:`claim`."""
+    overwritten. The check is repeated under the lock by :func:`claim`. ``resumable``: the command has a
+    ``resume`` to suggest."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"rundir: {path} exists and is not a directory; choose another `out`")
     if path.is_dir() and any(p.name != LOCK_FILE for p in path.iterdir()):
+        if not resumable:
+            raise ValueError(f"rundir: {path} already exists and is not empty; choose another `out`")
         raise ValueError(f"rundir: {path} already exists and is not empty; choose another `out`, or continue the run "
                          f"in it with `resume` {path}")
     return path
