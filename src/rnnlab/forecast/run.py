@@ -26,7 +26,8 @@ import pandas as pd
 from rnnlab import checkpoint
 from rnnlab.config import resolve, to_dict
 from rnnlab.data import series as sd
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster
+from rnnlab.forecast import panel_run
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster, resolve_sizes, train_config
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")
@@ -48,61 +49,71 @@ class ForecastRun:
 def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
     """Load the series and resolve every size; raise ``ValueError`` before anything is written."""
     series = sd.load(config.data, config.column, config.time_column, config.fill, config.length, config.noise,
-                     config.seed)
-    sd.check_not_constant(series)
-    forecaster = Forecaster.from_config(config)
-    forecaster._check_settings()
-    sizes = forecaster.resolve_sizes(series)
+                     config.seed, config.encoding)
+    sizes = resolve_sizes(config, series)
     test_size = config.test_size if config.test_size is not None else max(sizes["horizon"], round(0.2 * len(series)))
     if config.val_size is None:  # Forecaster.fit takes 10% of what it is given: the part before the test
         sizes["val_size"] = max(1, round(0.1 * (len(series) - test_size)))
-    sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
     if test_size < 1:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
-    from rnnlab import train
+    sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
+    sd.check_not_constant(series)
+    from rnnlab.train import resolve_device
 
-    train.resolve_device(config.device)
-    train.TrainConfig(epochs=config.epochs, steps=config.steps, minutes=config.minutes, lr=config.lr,
-                      patience=config.patience)
+    resolve_device(config.device)
+    train_config(config)
     return series, {**sizes, "test_size": int(test_size)}
 
 
-def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None) -> ForecastRun:
+def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None):
     """Train and evaluate a forecaster as ``config`` says and write its run directory.
+
+    A panel (``id_column`` or ``columns``) goes to :func:`rnnlab.forecast.panel_run.run`.
 
     Args:
         config: the resolved settings.
         out: the run directory (default ``runs/forecast-<timestamp>``); it must not hold a run already.
         resume: a run directory to continue from its checkpoint, with its stored settings.
     """
-    if resume is not None:
-        stored = checkpoint.read_run_config(resume)
-        if stored.get("task") != "forecast":
-            raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
-        config = replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet)
-        run_dir = Path(resume)
-    else:
-        run_dir = checkpoint.new_run_dir("forecast", out)
-        if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
-            raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
-                             f"choose another --out or continue it with --resume")
-    series, sizes = prepare(config)
-    test_size = sizes["test_size"]
-    history, test = series.iloc[:-test_size], series.iloc[-test_size:]
-    info = sd.describe(series)
+    config, run_dir = _run_dir(config, out, resume)
     writer = _rank() == 0
     created = not run_dir.exists()
-    if writer and resume is None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write_json(run_dir / "config.json", {
-            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
-    forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
     try:
-        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
+        if panel_run.is_panel(config):
+            return panel_run.run(config, run_dir, resume is not None, writer)
+        return _run_series(config, run_dir, resume is not None, writer)
     except (ValueError, TypeError):
         if writer and created and resume is None:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+
+def _run_dir(config: ForecastConfig, out, resume) -> tuple[ForecastConfig, Path]:
+    """The settings and the directory of the run: a new one, or the one ``resume`` continues."""
+    if resume is not None:
+        stored = checkpoint.read_run_config(resume)
+        if stored.get("task") != "forecast":
+            raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
+        return replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet), Path(resume)
+    run_dir = checkpoint.new_run_dir("forecast", out)
+    if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
+        raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
+                         f"choose another --out or continue it with --resume")
+    return config, run_dir
+
+
+def _run_series(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> ForecastRun:
+    """One series: fit on the part before the test, backtest it, write the run."""
+    series, sizes = prepare(config)
+    test_size = sizes["test_size"]
+    history, test = series.iloc[:-test_size], series.iloc[-test_size:]
+    info = sd.describe(series)
+    if writer and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoint.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+    forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
+    forecaster.fit(history, run_dir=run_dir, resume=resume)
     frame = forecaster.backtest(test)
     train_values = history.to_numpy()
     scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)
@@ -120,6 +131,9 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         forecaster.save(run_dir)
         checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
         checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        long = frame.rename_axis("time").reset_index()
+        long.insert(0, "id", str(series.name))
+        checkpoint.atomic_write_text(run_dir / "test_forecasts.csv", long.to_csv(index=False))
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
@@ -226,18 +240,41 @@ class PredictConfig:
     model: str | None = None  # run directory of rnnlab forecast (required)
     horizon: int | None = None  # steps to forecast; None: the model's horizon
     data: str | None = None  # a CSV (or built-in series) continuing the series: forecast after its end
-    column: str | None = None  # CSV: the value column (default: the model's)
+    column: str | None = None  # CSV: the value column (default: the model's; another one is refused)
     time_column: str | None = None  # CSV: the dates column (default: the model's)
+    id_column: str | None = None  # panel CSV: the series ids column (default: the model's)
+    encoding: str | None = None  # CSV text encoding (default UTF-8)
     fill: str | None = None  # "interpolate" to fill missing values
     csv: str | None = None  # also write the forecast to this CSV file
 
 
 def predict(model_dir: str | Path, horizon: int | None = None, data: str | None = None, column: str | None = None,
-            time_column: str | None = None, fill: str | None = None) -> pd.Series:
+            time_column: str | None = None, fill: str | None = None, id_column: str | None = None,
+            encoding: str | None = None):
     """Forecast ``horizon`` steps after a saved forecaster's series, or after ``data`` (a CSV continuing it).
 
-    For a CSV, the value and time columns default to those the run was trained with, when the file has them.
+    For a CSV, the value, time and id columns default to those the run was trained with; a value column
+    other than the model's is refused (the model's scaler and weights belong to its column).
+
+    Returns:
+        One series: a ``pandas.Series`` of the forecasts. A panel: a long frame ``id, time, forecast``.
     """
+    stored = checkpoint.read_run_config(model_dir)
+    settings = stored.get("config", {})
+    if "panel" in stored:
+        from rnnlab.data.panel import read_panel_csv
+        from rnnlab.forecast.panel import PanelForecaster
+
+        forecaster = PanelForecaster.load(model_dir)
+        panel = None
+        if data is not None:
+            trained = settings.get("column")
+            _check_column(column, trained)
+            panel = read_panel_csv(data, id_column or settings.get("id_column"),
+                                   time_column or settings.get("time_column"), column or trained,
+                                   _split(settings.get("columns")) if not settings.get("id_column") else None,
+                                   fill, encoding)
+        return forecaster.predict(horizon, panel)
     forecaster = Forecaster.load(model_dir)
     series = None
     if data is not None:
@@ -245,13 +282,25 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
             series = sd.load(data)
         else:
             path = Path(data)
-            if not path.is_file():
-                raise ValueError(f"predict: file not found: {path}")
-            stored = checkpoint.read_run_config(model_dir).get("config", {})
-            header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-            names = [stored.get("column"), str(forecaster.history_.name)]
-            times = [stored.get("time_column"), sd.BUNDLED.get(stored.get("data"), (None, None))[1]]
-            column = column or next((c for c in names if c in header), None)
+            header = [str(c) for c in sd.read_frame(path, encoding).columns]
+            trained = settings.get("column") or str(forecaster.history_.name)
+            _check_column(column, trained)
+            if trained not in header:
+                raise ValueError(f"predict: {path.name} has no column '{trained}', the one the model was trained "
+                                 f"on; columns are: {', '.join(header)}")
+            times = [stored.get("config", {}).get("time_column"),
+                     sd.BUNDLED.get(settings.get("data"), (None, None))[1]]
             time_column = time_column or next((c for c in times if c in header), None)
-            series = sd.load(str(path), column, time_column, fill)
+            series = sd.load(str(path), trained, time_column, fill, encoding=encoding)
     return forecaster.predict(horizon, series)
+
+
+def _check_column(given: str | None, trained: str | None) -> None:
+    if given is not None and trained is not None and given != trained:
+        raise ValueError(f"predict: the model was trained on column '{trained}', not '{given}'; its scaling and "
+                         f"weights belong to that column")
+
+
+def _split(columns: str | None) -> list[str] | None:
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    return None if names == ["all"] else names
