@@ -105,7 +105,8 @@ class PanelForecaster:
         self.lookback_, self.val_size_, self.panel_ = sizes["lookback"], sizes["val_size"], panel
         positive = bool(panel.values.min() > 0)
         if self.config.transform == "log" and not positive:
-            raise ValueError(f"forecast: transform 'log' needs positive series; the minimum is {panel.values.min():.4g}")
+            raise ValueError(f"forecast: transform 'log' needs positive series; the minimum is "
+                             f"{panel.values.min():.4g}")
         self.log_ = self.config.transform == "log" or (self.config.transform == "auto" and positive)
         if self.mode_ == "local":
             return self._fit_local(panel)

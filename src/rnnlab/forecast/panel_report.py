@@ -100,8 +100,9 @@ def write_report(run_dir: Path, config, panel: Panel, history: Panel, frame: pd.
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{config.loss.upper()} (scaled windows)")
         ax.legend()
-        sections.append(Section("Training", f"{forecaster.result_.epochs} epochs of {config.batches_per_epoch} "
-                                f"batches in {forecaster.result_.seconds:.1f} s (stopped: {forecaster.result_.stopped}).",
+        result = forecaster.result_
+        sections.append(Section("Training", f"{result.epochs} epochs of {config.batches_per_epoch} batches in "
+                                f"{result.seconds:.1f} s (stopped: {result.stopped}).",
                                 figures=[save_figure(fig, run_dir, "loss.png")]))
     return write_page(run_dir, f"rnnlab forecast: {panel.describe()['name']}", sections)
 
