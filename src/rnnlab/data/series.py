@@ -310,6 +310,7 @@ def describe(series: pd.Series) -> dict:
         "start": str(series.index[0]), "end": str(series.index[-1]),
         "frequency": entry[0] if entry else (freq or "none (positions)"), "freq": freq,
         "min": float(values.min()), "max": float(values.max()), "filled": int(series.attrs.get("filled", 0)),
+        "notices": list(series.attrs.get("notices", [])),
     }
 
 
@@ -317,8 +318,9 @@ def describe_line(info: dict) -> str:
     """One line, e.g. ``passengers: 144 points, monthly, 1949-01-01 .. 1960-12-01, range 104 .. 622``."""
     start, end = (str(info[k]).replace(" 00:00:00", "") for k in ("start", "end"))
     filled = f", {info['filled']} missing filled" if info["filled"] else ""
+    notices = "".join(f"; {notice}" for notice in info.get("notices", []))
     return (f"{info['name']}: {info['length']} points, {info['frequency']}, {start} .. {end}, "
-            f"range {info['min']:.4g} .. {info['max']:.4g}{filled}")
+            f"range {info['min']:.4g} .. {info['max']:.4g}{filled}{notices}")
 
 
 def windows(values: np.ndarray, lookback: int, horizon: int, first_end: int = 0,

@@ -370,7 +370,10 @@ class Forecaster:
         f = cls(**state["params"])
         f.lookback_, f.horizon_, f.season_ = state["lookback"], state["horizon"], state["season"]
         f.freq_, f.val_size_ = state["freq"], state["val_size"]
-        f.scaler_ = sd.Scaler(**state["scaler"])
+        try:
+            f.scaler_ = sd.Scaler(**state["scaler"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"forecast: {Path(directory) / 'config.json'} holds a bad scaler: {e}") from None
         f.linear_ = LinearAR()
         f.linear_.weight, f.linear_.bias = np.array(state["linear"]["weight"]), np.array(state["linear"]["bias"])
         f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size, f.num_layers, f.dropout,
