@@ -18,7 +18,7 @@ Symbols: ``S`` series, ``L`` lookback, ``H`` horizon.
 Example:
     >>> from rnnlab.data.synthetic import seasonal_panel
     >>> panel = seasonal_panel(20, 60, seed=0)
-    >>> f = PanelForecaster(horizon=6, lookback=12, epochs=2, quiet=True, device="cpu").fit(panel)
+    >>> f = PanelForecaster(horizon=6, lookback=12, epochs=2, batches_per_epoch=2, quiet=True, device="cpu").fit(panel)
     >>> f.predict().shape
     (120, 3)
 """
@@ -198,7 +198,7 @@ class PanelForecaster:
         model = self._origin_forecasts(full, origins)
         base = baselines.panel_baselines(full, origins, self.horizon_, self.season_, self.lookback_,
                                          self.config.transform)
-        frame = _long(test, np.concatenate(test_values(test)), None, "actual")
+        frame = _long(test, np.concatenate(_test_values(test)), None, "actual")
         frame["model"] = np.concatenate([_cut(model[i], test.lengths[i]) for i in range(len(test))])
         for name, forecasts in base.items():
             frame[name] = np.concatenate([_cut(forecasts[i], test.lengths[i]) for i in range(len(test))])
@@ -235,7 +235,8 @@ class PanelForecaster:
         return panel_files.load(cls, Path(directory))
 
 
-def test_values(test: Panel) -> list[np.ndarray]:
+def _test_values(test: Panel) -> list[np.ndarray]:
+    """Each series' values as float64 arrays."""
     return [test.values[a:b].astype(np.float64) for a, b in zip(test.offsets[:-1], test.offsets[1:])]
 
 
