@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
@@ -126,7 +127,7 @@ class PanelForecaster:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(as_tensor(linear.weight.T))
                 self.model_.skip.bias.copy_(as_tensor(linear.bias))
-        self.model_.to(train.resolve_device(c.device))
+        self.model_.to(distributed.resolve_device(c.device))
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(c), run_dir=run_dir, resume=resume)
         self.model_.eval()
