@@ -6,8 +6,10 @@ Per series and origin ``o`` (forecasting ``H`` points from the actual values bef
     seasonal naive  the last season repeated (:func:`rnnlab.metrics.seasonal_naive`);
     linear          a least-squares linear AR fitted on the series' own windows before its first origin, in
                     its own scaled space (:class:`rnnlab.data.series.Scaler`, :class:`rnnlab.metrics.LinearAR`),
-                    with lookback ``min(L, (T - H) // 2)`` so a short series still has more windows than
-                    weights; a series too short for any window, or constant, falls back to naive.
+                    with lookback ``min(L, (T - H - 1) // 3)``, so that it has at least twice as many windows
+                    as weights; a series too short for one lag, or constant, falls back to naive, and so does
+                    a forecast beyond 10 times the history's largest magnitude (a short series' AR can explode:
+                    on Tourism yearly one reached 1e74 and made the mean meaningless).
 
 The per-series mode (:func:`best_on_validation`) forecasts each series' validation points (the last
 ``val_size`` of its fitted part) from origins every ``H`` steps with its network, its linear AR and the
@@ -41,16 +43,21 @@ def panel_baselines(full: Panel, origins: list[np.ndarray], horizon: int, season
 
 def _fit_linear(history: np.ndarray, lookback: int, horizon: int, transform: str):
     """A function ``history -> (H,)`` forecasts: the series' own linear AR, or naive when it cannot fit one."""
-    lags = min(lookback, max(1, (len(history) - horizon) // 2))
+    lags = min(lookback, (len(history) - horizon - 1) // 3)
     try:
         scaler = sd.Scaler.fit(history, transform if transform != "log" or history.min() > 0 else "none")
     except ValueError:  # a constant history
         scaler = None
-    inputs, targets = sd.windows(scaler.transform(history), lags, horizon) if scaler else (np.zeros((0, 1)), None)
-    if scaler is None or len(inputs) == 0:
+    if scaler is None or lags < 1:
         return lambda values: naive(values, horizon)
-    ar = LinearAR().fit(inputs, targets)
-    return lambda values: scaler.inverse(ar(scaler.transform(values[-lags:])[None])[0])
+    ar = LinearAR().fit(*sd.windows(scaler.transform(history), lags, horizon))
+    bound = 10 * np.abs(history).max()
+
+    def forecast(values: np.ndarray) -> np.ndarray:
+        out = scaler.inverse(ar(scaler.transform(values[-lags:])[None])[0])
+        return out if np.all(np.isfinite(out)) and np.abs(out).max() <= bound else naive(values, horizon)
+
+    return forecast
 
 
 def best_on_validation(forecaster) -> str:
