@@ -102,8 +102,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     if "series" in m:
         from rnnlab.forecast.panel_run import summary_lines
 
-        print(f"test: {len(result.backtest)} points of {m['series']} series, horizon {m['horizon']}, lookback "
-              f"{m['lookback']}; mode {m['mode']}; {m['epochs']} epochs in {m['train_seconds']:.1f} s")
+        trained = (f"{len(m['lookbacks'])} member(s), lookbacks {', '.join(map(str, m['lookbacks']))}; "
+                   f"{m['steps']} steps" if m["mode"] == "global" else f"lookback {m['lookback']}; {m['epochs']} "
+                   f"epochs per series (mean)")
+        print(f"test: {len(result.backtest)} points of {m['series']} series, horizon {m['horizon']}; mode "
+              f"{m['mode']}, {trained} in {m['train_seconds']:.1f} s")
         print(forecast_run.format_table(result.table))
         print("\n".join(summary_lines(result)))
     else:

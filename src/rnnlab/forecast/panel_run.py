@@ -112,6 +112,7 @@ def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
         "baselines": {name: _clean(summary[name]) for name in BASELINES},
         "horizon": forecaster.horizon_, "lookback": forecaster.lookback_, "train_seconds": seconds,
         "epochs": epochs, "mode": forecaster.mode_, "series": summary["series"], "beats": summary["beats"],
+        "lookbacks": list(forecaster.lookbacks_), "steps": int(result.steps) if result is not None else None,
     }
     if forecaster.mode_ == "local":
         kept = pd.Series(list(forecaster.choices_.values())).value_counts()
