@@ -95,11 +95,12 @@ def _text() -> Estimator:
 
 
 def _forecast() -> Estimator:
-    from rnnlab.forecast.estimator import ForecastConfig, Forecaster
+    from rnnlab.forecast.estimator import DATA_FIELDS, PANEL_FIELDS, ForecastConfig, Forecaster
 
+    # the data fields, and the panel-only ones (PanelForecaster reads them), are not Forecaster's parameters
     return Estimator(ForecastConfig, lambda params: Forecaster(**params),
                      lambda f: f.fit(np.sin(np.arange(300) / 4.0)), "forecast",
-                     run_only=frozenset({"data", "column", "time_column", "fill", "length", "noise", "test_size"}))
+                     run_only=frozenset(DATA_FIELDS + PANEL_FIELDS))
 
 
 ESTIMATORS = {"text": _text, "forecast": _forecast}

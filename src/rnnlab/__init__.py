@@ -27,9 +27,9 @@ def load(run_dir):
 
     task = read_run_config(run_dir).get("task")
     if task == "forecast":
-        from rnnlab.forecast import Forecaster
+        from rnnlab.forecast import Forecaster, PanelForecaster
 
-        return Forecaster.load(run_dir)
+        return (PanelForecaster if "panel" in read_run_config(run_dir) else Forecaster).load(run_dir)
     if task == "text":
         from rnnlab.text import CharModel
 

@@ -107,25 +107,44 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         return 0
     print(result.description)
     m = result.metrics
-    print(f"test: last {len(result.backtest)} points, horizon {m['horizon']}, lookback {m['lookback']}; "
-          f"{m['epochs']} epochs in {m['train_seconds']:.1f} s")
-    print(forecast_run.format_table(result.table))
+    if "series" in m:
+        from rnnlab.forecast.panel_run import summary_lines
+
+        trained = (f"{len(m['lookbacks'])} member(s), lookbacks {', '.join(map(str, m['lookbacks']))}; "
+                   f"{m['steps']} steps" if m["mode"] == "global" else f"lookback {m['lookback']}; {m['epochs']} "
+                   f"epochs per series (mean)")
+        print(f"test: {len(result.backtest)} points of {m['series']} series, horizon {m['horizon']}; mode "
+              f"{m['mode']}, {trained} in {m['train_seconds']:.1f} s")
+        print(forecast_run.format_table(result.table))
+        print("\n".join(summary_lines(result)))
+    else:
+        print(f"test: last {len(result.backtest)} points, horizon {m['horizon']}, lookback {m['lookback']}; "
+              f"{m['epochs']} epochs in {m['train_seconds']:.1f} s")
+        print(forecast_run.format_table(result.table))
     print(f"run directory: {result.run_dir}")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from rnnlab import config
     from rnnlab.forecast import run as forecast_run
 
     s = config.resolve(forecast_run.PredictConfig, args.config, overrides(args), section="predict")
     if s.model is None:
         raise ValueError("predict: give the trained model with --model RUN_DIR (or model = ... in --config)")
-    forecast = forecast_run.predict(s.model, s.horizon, s.data, s.column, s.time_column, s.fill)
-    frame = forecast.rename_axis("time").to_frame()
-    if s.csv:
-        frame.to_csv(s.csv)
-    print(frame.to_string())
+    forecast = forecast_run.predict(s.model, s.horizon, s.data, s.column, s.time_column, s.fill, s.id_column,
+                                    s.encoding)
+    if isinstance(forecast, pd.DataFrame):  # a panel: long id, time, forecast
+        if s.csv:
+            forecast.to_csv(s.csv, index=False)
+        print(forecast.to_string(index=False, max_rows=40))
+    else:
+        frame = forecast.rename_axis("time").to_frame()
+        if s.csv:
+            frame.to_csv(s.csv)
+        print(frame.to_string())
     if s.csv:
         print(f"written: {s.csv}")
     return 0
@@ -203,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="sine (default), a bundled series (airline, sunspots, co2, nile) or a CSV path")
     p.add_argument("--column", help="CSV: the column to forecast")
     p.add_argument("--time-column", dest="time_column", help="CSV: the column of dates (or years)")
+    p.add_argument("--id-column", dest="id_column", help="long panel CSV: the column of series ids (one model "
+                                                         "for all series)")
+    p.add_argument("--columns", help="wide panel CSV: comma-separated series columns (or 'all' numeric ones)")
+    p.add_argument("--encoding", help="CSV text encoding (default utf-8), e.g. latin-1")
+    p.add_argument("--mode", choices=("auto", "global", "local"), help="panel: one global network, or one model "
+                                                                       "per series (default auto)")
+    p.add_argument("--batches-per-epoch", dest="batches_per_epoch", type=int, help="panel: steps between evaluations")
+    p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: keep each series' best "
+                                                                     "of model/linear/seasonal naive")
+    p.add_argument("--clip", type=float, help="max gradient norm (default 1.0)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--length", type=int, help="sine: points (default 400)")
     p.add_argument("--noise", type=float, help="sine: noise standard deviation (default 0)")
@@ -223,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a CSV continuing the series: forecast after its end instead")
     p.add_argument("--column", help="CSV: the column (default: the one the model was trained on)")
     p.add_argument("--time-column", dest="time_column", help="CSV: the column of dates (or years)")
+    p.add_argument("--id-column", dest="id_column", help="panel CSV: the column of series ids (default: the model's)")
+    p.add_argument("--encoding", help="CSV text encoding (default utf-8)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--csv", metavar="OUT", help="also write the forecast to this CSV file")
     p.add_argument("--config", metavar="FILE", help="TOML file of these settings ([predict]); flags override it")

@@ -18,6 +18,7 @@ Baselines, each forecasting ``n`` steps from a history ``x_1 .. x_T``:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 METRICS = ("mse", "rmse", "mae", "mape", "smape", "mase")
 
@@ -97,3 +98,42 @@ class LinearAR:
 
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         return inputs @ self.weight + self.bias  # (N, L) -> (N, O)
+
+
+def panel_scores(frame: pd.DataFrame, histories: dict[str, np.ndarray], season: int,
+                 methods: tuple[str, ...] = ("model", "naive", "seasonal_naive", "linear")) -> pd.DataFrame:
+    """Metrics of every method on every series of a long backtest frame: one row per series.
+
+    Args:
+        frame: columns ``id``, ``actual`` and one per method (e.g. ``Forecaster``/``PanelForecaster.backtest``).
+        histories: ``{id: training values}``, which scale each series' MASE.
+        season: the seasonal-naive period of MASE's scale.
+        methods: the forecast columns.
+
+    Returns:
+        Columns ``id``, ``points`` and ``<method>_<metric>`` for every method and metric of :data:`METRICS`.
+    """
+    rows = []
+    for name, group in frame.groupby("id", sort=False):
+        row = {"id": name, "points": len(group)}
+        for method in methods:
+            scores = forecast_metrics(group["actual"].to_numpy(), group[method].to_numpy(), histories[name], season)
+            row.update({f"{method}_{k}": v for k, v in scores.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def aggregate(series: pd.DataFrame, methods: tuple[str, ...] = ("model", "naive", "seasonal_naive", "linear"),
+              reference: str = "model") -> dict:
+    """Means over series of every metric of every method (NaN-skipping), and on how many series
+    ``reference``'s MASE is below each other method's (``beats``), out of ``series`` compared.
+
+    Returns:
+        ``{method: {metric: mean}, "beats": {method: count}, "series": S}``.
+    """
+    out = {m: {k: float(np.nanmean(series[f"{m}_{k}"])) if series[f"{m}_{k}"].notna().any() else float("nan")
+               for k in METRICS} for m in methods}
+    out["beats"] = {m: int((series[f"{reference}_mase"] < series[f"{m}_mase"]).sum()) for m in methods
+                    if m != reference}
+    out["series"] = int(len(series))
+    return out

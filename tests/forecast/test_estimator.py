@@ -166,3 +166,19 @@ def test_the_skip_starts_at_the_linear_baseline_even_on_collinear_lags():
         skip = f.model_.skip(torch.tensor(x, dtype=torch.float32)).double().numpy()
     assert np.abs(f.linear_(x) - y).max() < 0.02  # the linear model fits the (log-scaled) sine
     assert np.abs(skip - f.linear_(x)).max() < 1e-3  # and the network starts there (float32 rounding)
+
+
+def test_each_setting_is_declared_once_in_forecast_config():
+    # the estimator's parameters are the config's model fields, the CLI has a flag for every field, and the
+    # TrainConfig mapping takes every field the two configs share (clip included: it shows in config.json)
+    from rnnlab.cli import build_parser
+    from rnnlab.forecast.estimator import MODEL_FIELDS, train_config
+
+    assert tuple(inspect.signature(Forecaster).parameters) == MODEL_FIELDS == Forecaster.PARAMS
+    forecast = build_parser()._subparsers._group_actions[0].choices["forecast"]
+    flags = {a.dest for a in forecast._actions} - {"help", "out", "config", "resume"}
+    assert flags == {f.name for f in dataclasses.fields(ForecastConfig)}
+    config = ForecastConfig(clip=0.5, lr=0.02, patience=3, epochs=7, seed=4)
+    train = train_config(config)
+    assert (train.clip, train.lr, train.patience, train.epochs, train.seed) == (0.5, 0.02, 3, 7, 4)
+    assert "clip" in dataclasses.asdict(ForecastConfig())

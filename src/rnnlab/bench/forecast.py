@@ -6,6 +6,9 @@ table gives test MAPE and MASE as mean and standard deviation over the seeds, be
 do not depend on the seed) and the mean and largest fit seconds. Peer libraries are not installed here, so
 they are not in the table.
 
+``--suite NAME`` runs a forecasting competition instead (``rnnlab.bench.<NAME>``'s ``main``, given the
+other arguments), e.g. ``--suite tourism``.
+
 Example:
     python -m rnnlab bench forecast --quick --json forecast.json
 """
@@ -87,6 +90,9 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(argv or [])
+    if "--suite" in argv or any(a.startswith("--suite=") for a in argv):  # a competition: bench/tourism.py
+        return _suite(argv)
     parser = argparse.ArgumentParser(prog="rnnlab bench forecast", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"seeds 0-1, cases {', '.join(QUICK_CASES)}")
     parser.add_argument("--json", metavar="FILE", help="write the results here")
@@ -108,6 +114,22 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({"machine": machine, "defaults": ForecastConfig().__dict__, "rows": rows, "raw": raw}, f,
                       indent=2, default=str)
     return 0
+
+
+def _suite(argv: list[str]) -> int:
+    """``--suite NAME``: the competition benchmark in ``rnnlab.bench.<NAME>`` (e.g. tourism), given the rest."""
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="rnnlab bench forecast", add_help=False)
+    parser.add_argument("--suite")
+    known, rest = parser.parse_known_args(argv)
+    try:
+        module = importlib.import_module(f"rnnlab.bench.{known.suite}")
+    except ModuleNotFoundError as e:
+        if e.name != f"rnnlab.bench.{known.suite}":
+            raise
+        raise ValueError(f"bench forecast: unknown suite '{known.suite}' (no rnnlab.bench.{known.suite})") from None
+    return int(module.main(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ BUNDLED = {
     "nile": ("nile.csv", "year", "volume", "yearly Nile flow at Aswan (1e8 m^3)"),
 }
 BUILTIN = ("sine", *BUNDLED)
+MAX_ABS = 1e30  # larger magnitudes overflow float32 (and squares of float64): refused with where
 
 # pandas offset prefix -> (name, season length)
 _FREQUENCIES = {
@@ -47,7 +48,8 @@ _FREQUENCIES = {
 
 
 def load(data: str = "sine", column: str | None = None, time_column: str | None = None,
-         fill: str | None = None, length: int = 400, noise: float = 0.0, seed: int = 0) -> pd.Series:
+         fill: str | None = None, length: int = 400, noise: float = 0.0, seed: int = 0,
+         encoding: str | None = None) -> pd.Series:
     """Load a built-in series by name or a CSV file by path.
 
     Args:
@@ -56,6 +58,7 @@ def load(data: str = "sine", column: str | None = None, time_column: str | None 
         time_column: CSV only: a column of dates (or years) to index by. Default: none (positions).
         fill: ``"interpolate"`` to fill missing values linearly; ``None`` to reject them.
         length, noise, seed: ``sine`` only (see :func:`rnnlab.data.synthetic.sine`).
+        encoding: CSV only: the file's text encoding (default UTF-8, with or without a byte-order mark).
 
     Returns:
         A validated float64 series, named after its column (``attrs["source"]`` says where it came from).
@@ -82,22 +85,48 @@ def load(data: str = "sine", column: str | None = None, time_column: str | None 
     path = Path(data)
     if path.suffix.lower() != ".csv" and not path.exists():
         raise ValueError(f"series: unknown data '{data}'; use one of {', '.join(BUILTIN)} or a CSV file path")
-    s = read_csv(path, column, time_column, fill)
+    s = read_csv(path, column, time_column, fill, encoding)
     s.attrs["source"] = str(path)
     return s
 
 
-def read_csv(path: str | Path, column: str | None = None, time_column: str | None = None,
-             fill: str | None = None) -> pd.Series:
-    """Read one column of a CSV file as a validated series (see :func:`load`)."""
+def read_frame(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV file into a frame; every way it can fail is a ``ValueError`` naming the file.
+
+    Without ``encoding`` the file is UTF-8 (a UTF-8 byte-order mark is skipped, a UTF-16 one recognised);
+    a file that is not gets a message suggesting ``--encoding`` (e.g. ``latin-1``).
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"series: {path} is a directory, not a CSV file")
     if not path.is_file():
         raise ValueError(f"series: file not found: {path}")
+    if encoding is None:
+        head = path.open("rb").read(4)
+        encoding = "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
     try:
-        frame = pd.read_csv(path, skip_blank_lines=False)  # blank lines are missing values, lines stay true
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        # blank lines are missing values, so line numbers stay true
+        return pd.read_csv(path, skip_blank_lines=False, encoding=encoding)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"series: {path.name} is not {encoding.replace('-sig', '')} text (byte {e.start}); "
+                         f"give its encoding, e.g. --encoding latin-1 (encoding='latin-1')") from None
+    except LookupError:
+        raise ValueError(f"series: unknown encoding {encoding!r}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise ValueError(f"series: cannot read {path} as CSV: {str(e).splitlines()[0]}") from None
+
+
+def read_csv(path: str | Path, column: str | None = None, time_column: str | None = None,
+             fill: str | None = None, encoding: str | None = None) -> pd.Series:
+    """Read one column of a CSV file as a validated series (see :func:`load`).
+
+    Rows whose dates are out of order are sorted (``attrs["notices"]`` says so); duplicate dates are a
+    ``ValueError`` naming their lines.
+    """
+    path = Path(path)
+    frame = read_frame(path, encoding)
     columns = [str(c) for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
     for name, what in ((time_column, "--time-column"), (column, "--column")):
         if name is not None and name not in columns:
             raise ValueError(f"series: unknown column '{name}' ({what}) in {path.name}; columns are: "
@@ -112,14 +141,34 @@ def read_csv(path: str | Path, column: str | None = None, time_column: str | Non
         else:
             raise ValueError(f"series: {path.name} has several columns; choose one with --column: "
                              f"{', '.join(candidates)}")
-    index = None
+    index, rows = None, np.arange(len(frame)) + 2
     if time_column is not None:
-        index = _parse_times(frame[time_column], time_column, path.name)
-    return as_series(frame[column], fill=fill, name=column, index=index, where=f"{path.name} line", first_row=2)
+        index = parse_times(frame[time_column], time_column, path.name, check_order=False)
+        order = _date_order(index, f"{path.name} line", rows)
+        index, rows = index[order], rows[order]
+        frame = frame.iloc[order]
+        index = pd.DatetimeIndex(index, freq=_infer_freq(index))
+    s = as_series(frame[column], fill=fill, name=column, index=index, where=f"{path.name} line", rows=rows)
+    if time_column is not None and not np.array_equal(order, np.arange(len(order))):
+        s.attrs["notices"] = ["rows sorted by date"]
+    return s
+
+
+def _date_order(index: pd.DatetimeIndex, where: str, rows: np.ndarray) -> np.ndarray:
+    """The order that sorts ``index``; duplicate dates are a ``ValueError`` naming both rows."""
+    order = np.argsort(index.asi8, kind="stable")
+    stamps = index.asi8[order]
+    same = np.flatnonzero(stamps[1:] == stamps[:-1])
+    if len(same):
+        a, b = sorted((rows[order[same[0]]], rows[order[same[0] + 1]]))
+        raise ValueError(f"series: duplicate date {index[order[same[0]]]} at {where} {a} and {b}; "
+                         f"each date must appear once")
+    return order
 
 
 def as_series(values, target: str | None = None, fill: str | None = None, name: str | None = None,
-              index: pd.Index | None = None, where: str = "position", first_row: int = 0) -> pd.Series:
+              index: pd.Index | None = None, where: str = "position", first_row: int = 0,
+              rows: np.ndarray | None = None) -> pd.Series:
     """Validate a 1-D array, a list, a ``pandas.Series`` or a ``DataFrame`` column (``target``) as a series.
 
     Args:
@@ -129,12 +178,15 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
         name: the series name. Default: the column's name, else ``"series"``.
         index: the index to use instead of the values' own.
         where, first_row: how to name a bad row in messages (e.g. ``"data.csv line"`` and 2).
+        rows: the row number of each value in messages (instead of ``first_row`` + position).
 
     Returns:
-        A float64 ``pandas.Series`` with no missing values; a ``DatetimeIndex`` keeps its frequency.
+        A float64 ``pandas.Series`` with no missing values; a ``DatetimeIndex`` (sorted, with a notice in
+        ``attrs["notices"]``, when it was out of order) keeps its frequency; a ``RangeIndex`` is kept.
 
     Raises:
-        ValueError: not 1-D, non-numeric or missing values (with their rows), an unknown target column.
+        ValueError: not 1-D, non-numeric, missing, non-finite or overflowing values (with their rows),
+            duplicate dates, an unknown target column.
         TypeError: an unsupported type.
     """
     if isinstance(values, pd.DataFrame):
@@ -145,11 +197,17 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
             raise ValueError(f"series: {got} for a DataFrame; columns are: "
                              f"{', '.join(str(c) for c in values.columns)}")
         values = values[target]
+    notices = []
     if isinstance(values, pd.Series):
-        raw = values.reset_index(drop=True)
         name = name or (str(values.name) if values.name is not None else "series")
         if index is None and isinstance(values.index, pd.DatetimeIndex):
+            order = _date_order(values.index, f"'{name}' at", np.arange(len(values)) + first_row)
+            if not np.array_equal(order, np.arange(len(order))):
+                values, notices = values.iloc[order], ["dates sorted"]
+            index = pd.DatetimeIndex(values.index, freq=values.index.freq or _infer_freq(values.index))
+        elif index is None and isinstance(values.index, pd.RangeIndex):
             index = values.index
+        raw = values.reset_index(drop=True)
     elif isinstance(values, (np.ndarray, list, tuple)):
         array = np.asarray(values, dtype=object)
         if array.ndim != 1:
@@ -158,18 +216,23 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
     else:
         raise TypeError(f"series: expected a 1-D array, a pandas Series or a DataFrame, got {type(values).__name__}")
     name = name or "series"
+    row_of = (lambda i: int(rows[i])) if rows is not None else (lambda i: int(i) + first_row)
+    lines = lambda found: ", ".join(str(row_of(i)) for i in found[:5]) + (", ..." if len(found) > 5 else "")  # noqa: E731
     numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = np.flatnonzero(numbers.isna().to_numpy() & raw.notna().to_numpy())
     if len(bad):
-        rows = ", ".join(str(i + first_row) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
-        raise ValueError(f"series: non-numeric values in '{name}' at {where} {rows} "
+        raise ValueError(f"series: non-numeric values in '{name}' at {where} {lines(bad)} "
                          f"(first: {raw.iloc[bad[0]]!r})")
-    missing = np.flatnonzero(~np.isfinite(numbers.to_numpy()))
+    array = numbers.to_numpy()
+    huge = np.flatnonzero(np.isinf(array) | (np.abs(np.nan_to_num(array)) > MAX_ABS))
+    if len(huge):
+        raise ValueError(f"series: non-finite or overflowing values in '{name}' at {where} {lines(huge)} "
+                         f"(first: {raw.iloc[huge[0]]!r}; magnitudes above {MAX_ABS:g} are refused)")
+    missing = np.flatnonzero(np.isnan(array))
     if len(missing) == len(numbers):
         raise ValueError(f"series: '{name}' has no values")
     if len(missing) and fill is None:
-        rows = ", ".join(str(i + first_row) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise ValueError(f"series: {len(missing)} missing value(s) in '{name}' at {where} {rows}; "
+        raise ValueError(f"series: {len(missing)} missing value(s) in '{name}' at {where} {lines(missing)}; "
                          f"use --fill interpolate (fill='interpolate') to fill them")
     if fill not in (None, "interpolate"):
         raise ValueError(f"series: fill must be 'interpolate' or None, got {fill!r}")
@@ -178,13 +241,17 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
     series = pd.Series(numbers.to_numpy(), index=index if index is not None else pd.RangeIndex(len(numbers)),
                        name=name)
     series.attrs["filled"] = int(len(missing))
+    series.attrs["notices"] = notices
     return series
 
 
-def _parse_times(col: pd.Series, name: str, file: str) -> pd.DatetimeIndex:
-    """Dates (or integer years) to a ``DatetimeIndex``; unparsable entries are a ``ValueError`` with lines."""
-    if pd.api.types.is_integer_dtype(col) and col.between(1000, 2999).all():
-        times = pd.to_datetime(col.astype(str), format="%Y")
+def parse_times(col: pd.Series, name: str, file: str, check_order: bool = True) -> pd.DatetimeIndex:
+    """Dates (or years, written ``1871`` or ``1871.0``) to a ``DatetimeIndex``; unparsable entries are a
+    ``ValueError`` with lines; with ``check_order``, dates out of order too."""
+    whole = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.notna().all() \
+        and bool((col == np.round(col)).all())
+    if whole and col.between(1000, 2999).all():
+        times = pd.to_datetime(col.astype(np.int64).astype(str), format="%Y")
     else:
         times = pd.to_datetime(col.astype(str), errors="coerce", format="mixed")
         bad = np.flatnonzero(times.isna().to_numpy())
@@ -192,6 +259,8 @@ def _parse_times(col: pd.Series, name: str, file: str) -> pd.DatetimeIndex:
             raise ValueError(f"series: unparsable dates in '{name}' at {file} line "
                              f"{', '.join(str(i + 2) for i in bad[:5])} (first: {col.iloc[bad[0]]!r})")
     index = pd.DatetimeIndex(times)
+    if not check_order:
+        return index
     if not index.is_monotonic_increasing:
         raise ValueError(f"series: time column '{name}' of {file} is not in increasing order")
     return pd.DatetimeIndex(index, freq=_infer_freq(index))
@@ -215,7 +284,8 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     return getattr(freq, "freqstr", freq)
 
 
-def _frequency_entry(freq: str | None) -> tuple[str, int] | None:
+def frequency_entry(freq: str | None) -> tuple[str, int] | None:
+    """``(name, season length)`` of a pandas frequency string (``("monthly", 12)`` for ``"MS"``), or ``None``."""
     if not freq:
         return None
     base = freq.split("-")[0].lstrip("0123456789")
@@ -227,20 +297,21 @@ def _frequency_entry(freq: str | None) -> tuple[str, int] | None:
 
 def season_length(freq: str | None) -> int:
     """Points per season for a pandas frequency: 12 monthly, 4 quarterly, 7 daily, ...; 1 when unknown."""
-    entry = _frequency_entry(freq)
+    entry = frequency_entry(freq)
     return entry[1] if entry else 1
 
 
 def describe(series: pd.Series) -> dict:
     """What was loaded, as JSON-able values: name, source, length, start, end, frequency, range, filled."""
     freq = frequency(series)
-    entry = _frequency_entry(freq)
+    entry = frequency_entry(freq)
     values = series.to_numpy()
     return {
         "name": str(series.name), "source": series.attrs.get("source", "array"), "length": int(len(series)),
         "start": str(series.index[0]), "end": str(series.index[-1]),
         "frequency": entry[0] if entry else (freq or "none (positions)"), "freq": freq,
         "min": float(values.min()), "max": float(values.max()), "filled": int(series.attrs.get("filled", 0)),
+        "notices": list(series.attrs.get("notices", [])),
     }
 
 
@@ -248,8 +319,9 @@ def describe_line(info: dict) -> str:
     """One line, e.g. ``passengers: 144 points, monthly, 1949-01-01 .. 1960-12-01, range 104 .. 622``."""
     start, end = (str(info[k]).replace(" 00:00:00", "") for k in ("start", "end"))
     filled = f", {info['filled']} missing filled" if info["filled"] else ""
+    notices = "".join(f"; {notice}" for notice in info.get("notices", []))
     return (f"{info['name']}: {info['length']} points, {info['frequency']}, {start} .. {end}, "
-            f"range {info['min']:.4g} .. {info['max']:.4g}{filled}")
+            f"range {info['min']:.4g} .. {info['max']:.4g}{filled}{notices}")
 
 
 def windows(values: np.ndarray, lookback: int, horizon: int, first_end: int = 0,
@@ -284,6 +356,11 @@ class Scaler:
     log: bool
     mean: float
     std: float
+
+    def __post_init__(self) -> None:  # also checks a scaler read back from a hand-edited config.json
+        if not (np.isfinite(self.mean) and np.isfinite(self.std) and self.std > 0):
+            raise ValueError(f"series: a scaler needs a finite mean and a positive deviation, got mean "
+                             f"{self.mean!r} and std {self.std!r}")
 
     @classmethod
     def fit(cls, values: np.ndarray, transform: str = "auto") -> "Scaler":

@@ -1,6 +1,8 @@
-"""Forecasting: the estimator (:class:`Forecaster`, which never writes files) and the command's run
-(:mod:`rnnlab.forecast.run`: run directory, table, report)."""
+"""Forecasting: the estimators (:class:`Forecaster` for one series, :class:`PanelForecaster` for many; neither
+writes files but through ``save``) and the command's run (:mod:`rnnlab.forecast.run`: run directory, table,
+report)."""
 
 from rnnlab.forecast.estimator import ForecastConfig, Forecaster
+from rnnlab.forecast.panel import PanelForecaster
 
-__all__ = ["ForecastConfig", "Forecaster"]
+__all__ = ["ForecastConfig", "Forecaster", "PanelForecaster"]

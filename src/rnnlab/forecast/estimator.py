@@ -54,13 +54,16 @@ class ForecastConfig:
     data: str = "sine"  # "sine", a bundled series (airline, sunspots, co2, nile) or a CSV path
     column: str | None = None  # CSV: the value column (default: the only numeric one)
     time_column: str | None = None  # CSV: dates (or years); the frequency is inferred from them
+    id_column: str | None = None  # CSV: series ids of a long panel (one row per series and time)
+    columns: str | None = None  # CSV: the series of a wide panel, comma-separated (default: every numeric column)
+    encoding: str | None = None  # CSV text encoding; None: UTF-8 (byte-order marks recognised)
     fill: str | None = None  # "interpolate" to fill missing values; None rejects them
     length: int = 400  # sine: points
     noise: float = 0.0  # sine: standard deviation of the added noise
     test_size: int | None = None  # last points held out for the test; None: max(horizon, 20% of the series)
     # model
     cell: str = "rnn"  # "rnn", "lstm" or "gru"
-    hidden_size: int = 16  # hidden units per layer
+    hidden_size: int | None = None  # hidden units per layer; None: 16 for one series, 64 for a global model
     num_layers: int = 1  # stacked recurrent layers
     dropout: float = 0.0  # between recurrent layers
     lookback: int | None = None  # inputs per window; None: the season if >= 12, else 20
@@ -69,13 +72,18 @@ class ForecastConfig:
     skip: str = "linear"  # "linear": residual RNN on a least-squares AR skip; "none": the plain RNN
     transform: str = "auto"  # "auto" (log if positive), "log" or "none"; then standardised on training data
     season: int | None = None  # seasonal-naive period and MASE scale; None: from the frequency
-    val_size: int | None = None  # points before the test for early stopping; None: 10% of the rest
+    val_size: int | None = None  # points before the test for early stopping; None: 10% (panel: the horizon)
+    # panels (rnnlab.forecast.panel)
+    mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
+    batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
+    select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
     # training
-    epochs: int = 300  # passes over the training windows (an upper bound: early stopping)
-    steps: int | None = None  # optimizer updates budget (None: no limit)
+    epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
+    steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
     minutes: float | None = None  # wall-clock budget (None: no limit)
-    batch_size: int = 32  # windows per step
+    batch_size: int | None = None  # windows per step; None: 32 for one series, 256 for a global model
     lr: float = 3e-3  # Adam learning rate
+    clip: float | None = 1.0  # max gradient norm (None: no clipping)
     patience: int | None = 20  # epochs without validation improvement before stopping
     seed: int = 0  # weights, batch order
     device: str = "auto"  # "auto", "cpu" or "cuda"
@@ -83,9 +91,21 @@ class ForecastConfig:
     quiet: bool = False  # no progress bar
 
 
-MODEL_FIELDS = ("cell", "hidden_size", "num_layers", "dropout", "lookback", "horizon", "strategy", "skip",
-                "transform", "season", "val_size", "epochs", "steps", "minutes", "batch_size", "lr",
-                "patience", "seed", "device", "engine", "quiet")
+# the fields that say which data to read, and those only a panel uses: not a Forecaster's parameters
+DATA_FIELDS = ("data", "column", "time_column", "id_column", "columns", "encoding", "fill", "length", "noise",
+               "test_size")
+PANEL_FIELDS = ("mode", "batches_per_epoch", "select")
+SERIES_HIDDEN, SERIES_BATCH = 16, 32  # one series' defaults of hidden_size and batch_size (None)
+MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
+                     if f.name not in DATA_FIELDS + PANEL_FIELDS)
+
+
+def train_config(settings):
+    """The :class:`rnnlab.train.TrainConfig` of forecast ``settings``: every field the two share, by name."""
+    from rnnlab import train
+
+    return train.TrainConfig(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(train.TrainConfig)
+                                if hasattr(settings, f.name)})
 
 
 class ForecastNet(nn.Module):
@@ -151,18 +171,22 @@ class Forecaster:
     ``season_``, ``freq_``, ``history_`` (the raw series forecasts continue from), ``result_``.
     """
 
-    def __init__(self, cell: str = "rnn", hidden_size: int = 16, num_layers: int = 1, dropout: float = 0.0,
+    def __init__(self, cell: str = "rnn", hidden_size: int | None = None, num_layers: int = 1, dropout: float = 0.0,
                  lookback: int | None = None, horizon: int | None = None, strategy: str = "direct",
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
-                 minutes: float | None = None, batch_size: int = 32, lr: float = 3e-3, patience: int | None = 20,
-                 seed: int = 0, device: str = "auto", engine: str = "auto", quiet: bool = False) -> None:
+                 minutes: float | None = None, batch_size: int | None = None, lr: float = 3e-3,
+                 clip: float | None = 1.0,
+                 patience: int | None = 20, seed: int = 0, device: str = "auto", engine: str = "auto",
+                 quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.lookback, self.horizon, self.strategy, self.skip = lookback, horizon, strategy, skip
         self.transform, self.season, self.val_size = transform, season, val_size
         self.epochs, self.steps, self.minutes, self.batch_size = epochs, steps, minutes, batch_size
-        self.lr, self.patience, self.seed, self.device, self.quiet = lr, patience, seed, device, quiet
-        self.engine = engine
+        self.lr, self.clip, self.patience, self.seed, self.device = lr, clip, patience, seed, device
+        self.engine, self.quiet = engine, quiet
+
+    PARAMS = MODEL_FIELDS  # the settings above: ForecastConfig's model and training fields (checked by a test)
 
     @classmethod
     def from_config(cls, config: ForecastConfig) -> "Forecaster":
@@ -174,13 +198,7 @@ class Forecaster:
     # ---------------------------------------------------------------- fitting
     def resolve_sizes(self, series: pd.Series) -> dict:
         """The sizes ``fit`` will use for ``series``: season, horizon, lookback, val_size (``None`` -> from data)."""
-        freq = sd.frequency(series)
-        season = self.season or sd.season_length(freq)
-        horizon = self.horizon or (season if season > 1 else 1)
-        lookback = self.lookback or (season if season >= 12 else 20)
-        val_size = self.val_size if self.val_size is not None else max(1, round(0.1 * len(series)))
-        return {"season": int(season), "horizon": int(horizon), "lookback": int(lookback),
-                "val_size": int(val_size), "freq": freq}
+        return resolve_sizes(self, series)
 
     def fit(self, series, target: str | None = None, fill: str | None = None, run_dir: str | Path | None = None,
             resume: bool = False) -> "Forecaster":
@@ -194,10 +212,10 @@ class Forecaster:
         """
         from rnnlab import distributed, train
 
-        self._check_settings()
         series = sd.as_series(series, target=target, fill=fill)
+        sizes = resolve_sizes(self, series)
+        sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], 0, sizes["val_size"])
         sd.check_not_constant(series)
-        sizes = self.resolve_sizes(series)
         self.season_, self.horizon_, self.lookback_ = sizes["season"], sizes["horizon"], sizes["lookback"]
         self.val_size_, self.freq_ = sizes["val_size"], sizes["freq"]
         train_end, _ = sd.split_sizes(len(series), self.lookback_, self.horizon_, 0, self.val_size_)
@@ -211,18 +229,17 @@ class Forecaster:
         check_fits(self.cell, 1, self.hidden_size, self.num_layers, outputs, self.batch_size, self.lookback_,
                    train.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
         torch.manual_seed(self.seed)
-        self.model_ = ForecastNet(self.lookback_, outputs, self.cell, self.hidden_size, self.num_layers,
+        hidden = self.hidden_size or SERIES_HIDDEN
+        self.model_ = ForecastNet(self.lookback_, outputs, self.cell, hidden, self.num_layers,
                                   self.dropout, skip=self.skip == "linear", engine=self.engine)
         if self.model_.skip is not None:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
         self.model_.to(distributed.resolve_device(self.device))
-        task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size)
-        config = train.TrainConfig(epochs=self.epochs, steps=self.steps, minutes=self.minutes, lr=self.lr,
-                                   patience=self.patience, seed=self.seed, device=self.device, quiet=self.quiet)
-        with _one_thread(self.model_):
-            self.result_ = train.fit(self.model_, task, config, run_dir=run_dir, resume=resume)
+        task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size or SERIES_BATCH)
+        with one_thread(self.model_):
+            self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
         self.model_.eval()
         self.history_ = series
         return self
@@ -231,15 +248,6 @@ class Forecaster:
     def outputs_(self) -> int:
         return self.horizon_ if self.strategy == "direct" else 1
 
-    def _check_settings(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"forecast: strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.skip not in SKIPS:
-            raise ValueError(f"forecast: skip must be one of {', '.join(SKIPS)}, got {self.skip!r}")
-        for name in ("hidden_size", "num_layers", "batch_size", "lookback", "horizon", "season"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
 
     # ---------------------------------------------------------------- forecasting
     def _roll(self, step, windows: np.ndarray, steps: int) -> np.ndarray:
@@ -365,10 +373,14 @@ class Forecaster:
         f = cls(**state["params"])
         f.lookback_, f.horizon_, f.season_ = state["lookback"], state["horizon"], state["season"]
         f.freq_, f.val_size_ = state["freq"], state["val_size"]
-        f.scaler_ = sd.Scaler(**state["scaler"])
+        try:
+            f.scaler_ = sd.Scaler(**state["scaler"])
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"forecast: {Path(directory) / 'config.json'} holds a bad scaler: {e}") from None
         f.linear_ = LinearAR()
         f.linear_.weight, f.linear_.bias = np.array(state["linear"]["weight"]), np.array(state["linear"]["bias"])
-        f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size, f.num_layers, f.dropout,
+        f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size or SERIES_HIDDEN, f.num_layers,
+                               f.dropout,
                                skip=f.skip == "linear", engine=f.engine)
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(Path(directory) / "model.safetensors"),
                                    directory)
@@ -380,8 +392,35 @@ class Forecaster:
         return f
 
 
+def resolve_sizes(settings, series: pd.Series) -> dict:
+    """Season, horizon, lookback and val_size of ``settings`` (a Forecaster or a ForecastConfig) for ``series``.
+
+    ``None`` sizes come from the data: the season from the frequency (1 if none), the horizon the season
+    (1 if none), the lookback the season if >= 12 else 20, ``val_size`` 10% of the series.
+    """
+    _check_settings(settings)
+    freq = sd.frequency(series)
+    season = settings.season or sd.season_length(freq)
+    horizon = settings.horizon or (season if season > 1 else 1)
+    lookback = settings.lookback or (season if season >= 12 else 20)
+    val_size = settings.val_size if settings.val_size is not None else max(1, round(0.1 * len(series)))
+    return {"season": int(season), "horizon": int(horizon), "lookback": int(lookback),
+            "val_size": int(val_size), "freq": freq}
+
+
+def _check_settings(settings) -> None:
+    if settings.strategy not in STRATEGIES:
+        raise ValueError(f"forecast: strategy must be one of {', '.join(STRATEGIES)}, got {settings.strategy!r}")
+    if settings.skip not in SKIPS:
+        raise ValueError(f"forecast: skip must be one of {', '.join(SKIPS)}, got {settings.skip!r}")
+    for name in ("hidden_size", "num_layers", "batch_size", "lookback", "horizon", "season"):
+        value = getattr(settings, name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
+
+
 @contextlib.contextmanager
-def _one_thread(model: nn.Module):
+def one_thread(model: nn.Module):
     """Train a CPU model on one thread: forecasting networks are so small that splitting each operation
     across threads costs more than it saves (4-6x slower with two threads on a loaded 2-core machine)."""
     threads = torch.get_num_threads()

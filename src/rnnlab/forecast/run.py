@@ -24,7 +24,8 @@ import pandas as pd
 from rnnlab import distributed, rundir
 from rnnlab.config import resume_with, to_dict
 from rnnlab.data import series as sd
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster
+from rnnlab.forecast import panel_run
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster, resolve_sizes, train_config
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")
@@ -49,28 +50,25 @@ class ForecastRun:
 def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
     """Load the series and resolve every size; raise ``ValueError`` before anything is written."""
     series = sd.load(config.data, config.column, config.time_column, config.fill, config.length, config.noise,
-                     config.seed)
-    sd.check_not_constant(series)
-    forecaster = Forecaster.from_config(config)
-    forecaster._check_settings()
-    sizes = forecaster.resolve_sizes(series)
+                     config.seed, config.encoding)
+    sizes = resolve_sizes(config, series)
     test_size = config.test_size if config.test_size is not None else max(sizes["horizon"], round(0.2 * len(series)))
     if config.val_size is None:  # Forecaster.fit takes 10% of what it is given: the part before the test
         sizes["val_size"] = max(1, round(0.1 * (len(series) - test_size)))
-    sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
     if test_size < 1:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
-    from rnnlab import train
-
+    sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
+    sd.check_not_constant(series)
     distributed.resolve_device(config.device)
-    train.TrainConfig(epochs=config.epochs, steps=config.steps, minutes=config.minutes, lr=config.lr,
-                      patience=config.patience)
+    train_config(config)
     return series, {**sizes, "test_size": int(test_size)}
 
 
 def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Path | None = None,
         given: Mapping[str, Any] | None = None) -> ForecastRun:
     """Train and evaluate a forecaster as ``config`` says and write its run directory.
+
+    A panel (``id_column`` or ``columns``) goes to :func:`rnnlab.forecast.panel_run.run`.
 
     Args:
         config: the resolved settings.
@@ -91,8 +89,13 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         run_dir = rundir.new_run_dir("forecast", out)
         if _rank() == 0:  # other ranks: rank 0 may have begun
             rundir.check_new(run_dir)  # an existing run is never overwritten
-    series, sizes = prepare(config)
     writer = _rank() == 0
+    if panel_run.is_panel(config):  # a panel (id_column or columns): loaded inside, under the claim
+        with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
+            if changed and writer:
+                rundir.record_resume(run_dir, to_dict(config), changed)
+            return panel_run.run(config, run_dir, resume is not None, writer)
+    series, sizes = prepare(config)
     with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():  # this process's now
         if changed and writer:
             rundir.record_resume(run_dir, to_dict(config), changed)
@@ -127,6 +130,9 @@ def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes
         forecaster.save(run_dir)
         rundir.atomic_write_json(run_dir / "metrics.json", metrics)
         rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        long = frame.rename_axis("time").reset_index()
+        long.insert(0, "id", str(series.name))
+        rundir.atomic_write_text(run_dir / "test_forecasts.csv", long.to_csv(index=False))
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
@@ -156,6 +162,37 @@ def _clean(scores: dict) -> dict:
     return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
 
 
+def series_figure(name: str, history: pd.Series, test: pd.Series, val_size: int):
+    """The whole series on its own x (dates or positions): train + validation, test, the two spans."""
+    import matplotlib.pyplot as plt
+
+    val_start = history.index[len(history) - val_size]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    ax.plot(history.index, history.to_numpy(), color="C0", lw=1, label="train + validation")
+    ax.plot(test.index, test.to_numpy(), color="k", lw=1, label="test")
+    ax.axvspan(val_start, history.index[-1], color="C1", alpha=0.15, label="validation")
+    ax.axvspan(test.index[0], test.index[-1], color="C2", alpha=0.15, label="test")
+    ax.set_title(f"{name}: train / validation / test")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def forecast_figure(history: pd.Series, frame: pd.DataFrame, sizes: dict, cell: str):
+    """The points before the test and the test forecasts, on the series' own x (the test's index)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    context = history.iloc[-max(2 * sizes["horizon"], sizes["lookback"]):]
+    ax.plot(context.index, context.to_numpy(), color="0.5", lw=1, label="before the test")
+    ax.plot(frame.index, frame["actual"], color="k", lw=1.5, label="actual")
+    for name, style in (("seasonal_naive", ":"), ("linear", "--"), ("naive", "-.")):
+        ax.plot(frame.index, frame[name], ls=style, lw=1, label=name)
+    ax.plot(frame.index, frame["model"], color="C3", lw=1.5, label=f"{cell} (this model)")
+    ax.set_title(f"test forecasts from origins every {sizes['horizon']} steps")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
 def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, history: pd.Series,
                  test: pd.Series, frame: pd.DataFrame, table: list[dict], forecaster: Forecaster) -> Path:
     """``report.html`` with the series and its split, the forecast against the baselines, the loss curves."""
@@ -167,26 +204,8 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
     from rnnlab.report import Section, save_figure
     from rnnlab.report import write_report as write_page
 
-    val_start = history.index[len(history) - sizes["val_size"]]
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    ax.plot(history.index, history.to_numpy(), color="C0", lw=1, label="train + validation")
-    ax.plot(test.index, test.to_numpy(), color="k", lw=1, label="test")
-    ax.axvspan(val_start, history.index[-1], color="C1", alpha=0.15, label="validation")
-    ax.axvspan(test.index[0], test.index[-1], color="C2", alpha=0.15, label="test")
-    ax.set_title(f"{info['name']}: train / validation / test")
-    ax.legend(loc="upper left", fontsize=8)
-    series_png = save_figure(fig, run_dir, "series.png")
-
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    context = history.iloc[-max(2 * sizes["horizon"], sizes["lookback"]):]
-    ax.plot(context.index, context.to_numpy(), color="0.5", lw=1, label="before the test")
-    ax.plot(frame.index, frame["actual"], color="k", lw=1.5, label="actual")
-    for name, style in (("seasonal_naive", ":"), ("linear", "--"), ("naive", "-.")):
-        ax.plot(frame.index, frame[name], ls=style, lw=1, label=name)
-    ax.plot(frame.index, frame["model"], color="C3", lw=1.5, label=f"{config.cell} (this model)")
-    ax.set_title(f"test forecasts from origins every {sizes['horizon']} steps")
-    ax.legend(loc="upper left", fontsize=8)
-    forecast_png = save_figure(fig, run_dir, "forecast.png")
+    series_png = save_figure(series_figure(info["name"], history, test, sizes["val_size"]), run_dir, "series.png")
+    forecast_png = save_figure(forecast_figure(history, frame, sizes, config.cell), run_dir, "forecast.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.2))
     rows = forecaster.result_.history
@@ -205,7 +224,7 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
                 f"Lookback {sizes['lookback']}, horizon {sizes['horizon']}, season {sizes['season']}; the last "
                 f"{sizes['test_size']} points test, the {sizes['val_size']} before them validate.",
                 figures=[series_png]),
-        Section("Test metrics", f"Model: {skip}, {config.cell} hidden {config.hidden_size} x "
+        Section("Test metrics", f"Model: {skip}, {config.cell} hidden {forecaster.model_.net.rnn.hidden_size} x "
                 f"{config.num_layers}, strategy {config.strategy}. MAPE and sMAPE in percent; MASE scaled by "
                 "the in-sample seasonal-naive error. Every row forecasts the same test points from the same "
                 "origins.", table=[{k: row[k] for k in ("model", *METRICS)} for row in table],
@@ -223,18 +242,41 @@ class PredictConfig:
     model: str | None = None  # run directory of rnnlab forecast (required)
     horizon: int | None = None  # steps to forecast; None: the model's horizon
     data: str | None = None  # a CSV (or built-in series) continuing the series: forecast after its end
-    column: str | None = None  # CSV: the value column (default: the model's)
+    column: str | None = None  # CSV: the value column (default: the model's; another one is refused)
     time_column: str | None = None  # CSV: the dates column (default: the model's)
+    id_column: str | None = None  # panel CSV: the series ids column (default: the model's)
+    encoding: str | None = None  # CSV text encoding (default UTF-8)
     fill: str | None = None  # "interpolate" to fill missing values
     csv: str | None = None  # also write the forecast to this CSV file
 
 
 def predict(model_dir: str | Path, horizon: int | None = None, data: str | None = None, column: str | None = None,
-            time_column: str | None = None, fill: str | None = None) -> pd.Series:
+            time_column: str | None = None, fill: str | None = None, id_column: str | None = None,
+            encoding: str | None = None):
     """Forecast ``horizon`` steps after a saved forecaster's series, or after ``data`` (a CSV continuing it).
 
-    For a CSV, the value and time columns default to those the run was trained with, when the file has them.
+    For a CSV, the value, time and id columns default to those the run was trained with; a value column
+    other than the model's is refused (the model's scaler and weights belong to its column).
+
+    Returns:
+        One series: a ``pandas.Series`` of the forecasts. A panel: a long frame ``id, time, forecast``.
     """
+    stored = rundir.read_run_config(model_dir)
+    settings = stored.get("config", {})
+    if "panel" in stored:
+        from rnnlab.data.panel import read_panel_csv
+        from rnnlab.forecast.panel import PanelForecaster
+
+        forecaster = PanelForecaster.load(model_dir)
+        panel = None
+        if data is not None:
+            trained = settings.get("column")
+            _check_column(column, trained)
+            panel = read_panel_csv(data, id_column or settings.get("id_column"),
+                                   time_column or settings.get("time_column"), column or trained,
+                                   _split(settings.get("columns")) if not settings.get("id_column") else None,
+                                   fill, encoding)
+        return forecaster.predict(horizon, panel)
     forecaster = Forecaster.load(model_dir)
     series = None
     if data is not None:
@@ -242,13 +284,25 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
             series = sd.load(data)
         else:
             path = Path(data)
-            if not path.is_file():
-                raise ValueError(f"predict: file not found: {path}")
-            stored = rundir.read_run_config(model_dir).get("config", {})
-            header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-            names = [stored.get("column"), str(forecaster.history_.name)]
-            times = [stored.get("time_column"), sd.BUNDLED.get(stored.get("data"), (None, None))[1]]
-            column = column or next((c for c in names if c in header), None)
+            header = [str(c) for c in sd.read_frame(path, encoding).columns]
+            trained = settings.get("column") or str(forecaster.history_.name)
+            _check_column(column, trained)
+            if trained not in header:
+                raise ValueError(f"predict: {path.name} has no column '{trained}', the one the model was trained "
+                                 f"on; columns are: {', '.join(header)}")
+            times = [stored.get("config", {}).get("time_column"),
+                     sd.BUNDLED.get(settings.get("data"), (None, None))[1]]
             time_column = time_column or next((c for c in times if c in header), None)
-            series = sd.load(str(path), column, time_column, fill)
+            series = sd.load(str(path), trained, time_column, fill, encoding=encoding)
     return forecaster.predict(horizon, series)
+
+
+def _check_column(given: str | None, trained: str | None) -> None:
+    if given is not None and trained is not None and given != trained:
+        raise ValueError(f"predict: the model was trained on column '{trained}', not '{given}'; its scaling and "
+                         f"weights belong to that column")
+
+
+def _split(columns: str | None) -> list[str] | None:
+    names = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    return None if names == ["all"] else names

@@ -1,0 +1,293 @@
+"""PanelForecaster: forecast many series, with one global network or one model per series.
+
+``mode="global"``: one :class:`~rnnlab.forecast.windows.GlobalNet` per ensemble member (the lesson's RNN
+reading the window one season per step, a linear head and a linear skip), trained on windows drawn lazily
+from every series, each scaled by its own level, with a MASE-scaled absolute loss
+(:mod:`rnnlab.forecast.windows`), so series of any level share weights. The members differ in lookback (2, 3
+and 4 seasons by default) and the forecast is their median. Forecasts read each series' last values, so they
+also forecast series the model never saw. These defaults were chosen by measurement on the Tourism
+competition (README: Many series).
+
+``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series; each series
+then keeps whichever of its model, its linear AR and its seasonal naive forecast had the lowest error on
+that series' validation points (``select="validation"``), so the per-series mode does not fall below the
+seasonal naive forecast where its network overfits; :attr:`PanelForecaster.choices_` says what each series
+kept. ``mode="auto"``: global for several series, local for one.
+
+Symbols: ``S`` series, ``L`` lookback, ``H`` horizon, ``m`` season.
+
+Example:
+    >>> from rnnlab.data.synthetic import seasonal_panel
+    >>> panel = seasonal_panel(20, 60, seed=0)
+    >>> f = PanelForecaster(horizon=6, lookback=12, steps=4, quiet=True, device="cpu").fit(panel)
+    >>> f.predict().shape
+    (120, 3)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from rnnlab import distributed
+from rnnlab.data import series as sd
+from rnnlab.data.panel import Panel
+from rnnlab.forecast import baselines
+from rnnlab.forecast.estimator import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, Forecaster, one_thread, train_config
+from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
+
+MODES = ("auto", "global", "local")
+GLOBAL_HIDDEN, GLOBAL_BATCH, GLOBAL_STEPS = 64, 256, 2000  # the global defaults (see resolve)
+SELECTS = ("validation", "model")
+
+
+class PanelForecaster:
+    """Fit one global network (or one model per series) to a panel; forecast, backtest, save.
+
+    Settings are :class:`~rnnlab.forecast.estimator.ForecastConfig`'s fields (``mode``, ``batches_per_epoch``
+    and ``select`` matter here besides the model and training ones); ``__init__`` stores them and does nothing
+    else. Learned state: ``panel_`` (the history forecasts continue from), ``mode_``, ``sizes_``,
+    ``lookbacks_``, ``horizon_``, ``season_``, ``val_size_``; global: ``model_`` (one network per lookback),
+    ``result_``;
+    local: ``forecasters_`` (id -> Forecaster) and ``choices_`` (id -> "model", "linear" or "seasonal_naive").
+    """
+
+    def __init__(self, config: ForecastConfig | None = None, **settings) -> None:
+        names = {f.name for f in dataclasses.fields(ForecastConfig)}
+        unknown = sorted(set(settings) - names)
+        if unknown:
+            raise ValueError(f"forecast: unknown setting '{unknown[0]}'; settings are ForecastConfig's fields")
+        self.config = dataclasses.replace(config or ForecastConfig(), **settings)
+
+    def get_params(self) -> dict:
+        return dataclasses.asdict(self.config)
+
+    # ---------------------------------------------------------------- fitting
+    def resolve(self, panel: Panel) -> dict:
+        """The sizes ``fit`` uses for ``panel``: mode, season, horizon, lookbacks, val_size, hidden, batch, steps.
+
+        Global defaults (measured on the Tourism competition, see the README): lookbacks 2, 3 and 4 seasons
+        (``max(m, 4)`` values a season; one ensemble member each, forecasts their median), no validation
+        (``val_size`` 0: a fixed number of steps, 2000), hidden 64, batches of 256. Local defaults: the
+        single-series ones, validation = the horizon (each series' choice is made there).
+        """
+        c = self.config
+        for name, value, allowed in (("mode", c.mode, MODES), ("select", c.select, SELECTS)):
+            if value not in allowed:
+                raise ValueError(f"forecast: {name} must be one of {', '.join(allowed)}, got {value!r}")
+        season = c.season or sd.season_length(panel.freq)
+        horizon = c.horizon or (season if season > 1 else 1)
+        mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 else "local")
+        if mode == "global":
+            lookbacks = [c.lookback] if c.lookback else [k * max(season, 4) for k in (2, 3, 4)]
+            val_size = c.val_size if c.val_size is not None else 0
+        else:
+            lookbacks = [c.lookback or (season if season >= 12 else 20)]
+            val_size = c.val_size if c.val_size is not None else horizon
+        hidden = c.hidden_size or (GLOBAL_HIDDEN if mode == "global" else SERIES_HIDDEN)
+        batch = c.batch_size or (GLOBAL_BATCH if mode == "global" else SERIES_BATCH)
+        for name, value in (("lookback", lookbacks[0]), ("horizon", horizon), ("season", season),
+                            ("hidden_size", hidden), ("batch_size", batch), ("batches_per_epoch", c.batches_per_epoch)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
+        return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
+                "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
+                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None)}
+
+    def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
+        """Every series needs its validation and test points and two points to train on (global), or one
+        window and its validation (local)."""
+        need = sizes["val_size"] + 2 + test_size
+        if sizes["mode"] == "local":
+            need = sizes["lookback"] + sizes["horizon"] + max(1, sizes["val_size"]) + test_size
+        short = np.flatnonzero(panel.lengths < need)
+        if len(short):
+            i = int(short[0])
+            more = f"; {len(short)} series are that short" if len(short) > 1 else ""
+            raise ValueError(f"series: '{panel.ids[i]}' has {panel.lengths[i]} points: too short for "
+                             f"validation {sizes['val_size']} + test {test_size} + the points to train on: "
+                             f"need at least {need}{more}")
+
+    def fit(self, data, run_dir: str | Path | None = None, resume: bool = False) -> "PanelForecaster":
+        """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there
+        (global mode with one member)."""
+        panel = Panel.build(data, fill=self.config.fill)
+        sizes = self.resolve(panel)
+        self.check_lengths(panel, sizes)
+        self.mode_, self.season_, self.horizon_ = sizes["mode"], sizes["season"], sizes["horizon"]
+        self.lookback_, self.lookbacks_, self.val_size_ = sizes["lookback"], sizes["lookbacks"], sizes["val_size"]
+        self.sizes_, self.panel_ = sizes, panel
+        if self.mode_ == "local":
+            return self._fit_local(panel)
+        return self._fit_global(panel, run_dir if len(self.lookbacks_) == 1 else None, resume)
+
+    def _network(self, lookback: int) -> GlobalNet:
+        c = self.config
+        return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
+                         c.num_layers, c.dropout, engine=c.engine)
+
+    def _fit_global(self, panel: Panel, run_dir, resume: bool) -> "PanelForecaster":
+        from rnnlab import train
+
+        c = self.config
+        settings = dataclasses.replace(train_config(c), epochs=None, steps=self.sizes_["steps"], schedule="cosine",
+                                       min_lr_ratio=0.0, patience=c.patience if self.val_size_ else None)
+        self.model_, results = nn.ModuleList(), []
+        for lookback in self.lookbacks_:  # one ensemble member per lookback
+            task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,
+                                self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed)
+            torch.manual_seed(c.seed)
+            member = self._network(lookback).to(distributed.resolve_device(c.device))
+            with one_thread(member):
+                results.append(train.fit(member, task, settings, run_dir=run_dir, resume=resume))
+            self.model_.append(member.eval())
+        self.result_ = train.TrainResult(
+            history=[{"member": k, **row} for k, r in enumerate(results) for row in r.history],
+            best_val=float(np.mean([r.best_val for r in results])), steps=sum(r.steps for r in results),
+            epochs=sum(r.epochs for r in results), seconds=sum(r.seconds for r in results),
+            stopped=results[-1].stopped)
+        return self
+
+    def _fit_local(self, panel: Panel) -> "PanelForecaster":
+        self.forecasters_, self.choices_ = {}, {}
+        local = dataclasses.replace(self.config, val_size=self.val_size_, quiet=True)
+        params = {k: getattr(local, k) for k in Forecaster.PARAMS}
+        params.update(horizon=self.horizon_, lookback=self.lookback_, season=self.season_,
+                      hidden_size=self.sizes_["hidden_size"], batch_size=self.sizes_["batch_size"])
+        for i, name in enumerate(panel.ids):
+            f = Forecaster(**params).fit(panel.series(i))
+            self.forecasters_[name] = f
+            self.choices_[name] = "model" if self.config.select == "model" else baselines.best_on_validation(f)
+        self.result_ = None
+        return self
+
+    # ---------------------------------------------------------------- forecasting
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "panel_"):
+            raise ValueError("forecast: this PanelForecaster is not fitted yet; call fit(panel) first")
+
+    def predict(self, n: int | None = None, panel=None) -> pd.DataFrame:
+        """Forecast ``n`` steps (default: the horizon) after every series of the fitted panel, or of ``panel``.
+
+        ``panel`` (a Panel or what :meth:`Panel.build` takes) may hold series the model never saw (global
+        mode); the local mode forecasts only the series it fitted.
+
+        Returns:
+            A long frame ``id, time, forecast``: ``n`` rows per series, dated when the panel is.
+        """
+        self._check_fitted()
+        n = self.horizon_ if n is None else n
+        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"forecast: n (the steps to forecast) must be a positive integer, got {n!r}")
+        panel = self.panel_ if panel is None else Panel.build(panel, fill=self.config.fill)
+        if self.mode_ == "global":
+            values = self._ensemble(panel, np.arange(len(panel)), panel.lengths, n)
+        else:
+            values = np.stack([self._local_forecast(panel, i, n) for i in range(len(panel))])
+        return _long(panel, values, panel.lengths, "forecast")
+
+    def _local_forecast(self, panel: Panel, i: int, n: int) -> np.ndarray:
+        name = panel.ids[i]
+        if name not in self.forecasters_:
+            raise ValueError(f"forecast: series '{name}' was not fitted; the per-series mode forecasts only "
+                             f"the series it was trained on (the global mode forecasts any)")
+        f, history = self.forecasters_[name], panel.series(i)
+        return baselines.local_forecast(f, self.choices_[name], history, n)
+
+    def backtest(self, test) -> pd.DataFrame:
+        """Forecast each series' test points (which follow its fitted history) from rolling origins.
+
+        Origins sit every ``horizon`` steps from the end of each history; each forecasts up to ``horizon``
+        points from the actual values before it; the baselines forecast the same points from the same origins.
+
+        Returns:
+            A long frame ``id, time, actual, model, naive, seasonal_naive, linear``.
+        """
+        self._check_fitted()
+        test = Panel.build(test, fill=self.config.fill)
+        if test.ids != self.panel_.ids:
+            raise ValueError("forecast: the test panel must hold the fitted series, in the same order")
+        full = _join(self.panel_, test)
+        starts = self.panel_.lengths
+        origins = [np.arange(s, s + t, self.horizon_) for s, t in zip(starts, test.lengths)]
+        model = self._origin_forecasts(full, origins)
+        base = baselines.panel_baselines(full, origins, self.horizon_, self.season_, self.lookback_,
+                                         self.config.transform)
+        frame = _long(test, np.concatenate(_test_values(test)), None, "actual")
+        frame["model"] = np.concatenate([_cut(model[i], test.lengths[i]) for i in range(len(test))])
+        for name, forecasts in base.items():
+            frame[name] = np.concatenate([_cut(forecasts[i], test.lengths[i]) for i in range(len(test))])
+        return frame
+
+    def _origin_forecasts(self, full: Panel, origins: list[np.ndarray]) -> list[np.ndarray]:
+        """Per series: ``(origins, H)`` model forecasts from the actual values before each origin."""
+        counts = [len(o) for o in origins]
+        if self.mode_ == "global":
+            rows = np.repeat(np.arange(len(full)), counts)
+            flat = self._ensemble(full, rows, np.concatenate(origins), self.horizon_)
+            return np.split(flat, np.cumsum(counts)[:-1])
+        out = []
+        for i, name in enumerate(full.ids):
+            f, s = self.forecasters_[name], full.series(i)
+            out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_)
+                                 for o in origins[i]]))
+        return out
+
+    def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:
+        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``."""
+        forecasts = []
+        for lookback, member in zip(self.lookbacks_, self.model_):
+            x, x_mask, _, _ = window(panel, series, cuts, lookback, 1, panel.lengths)
+            forecasts.append(forecast_windows(member, x, x_mask, steps, self.season_))
+        return np.median(np.stack(forecasts), axis=0)
+
+    # ---------------------------------------------------------------- files
+    def save(self, directory: str | Path) -> Path:
+        """Write ``config.json`` (``{"task": "forecast", "panel": state}``), the weights and the history."""
+        from rnnlab.forecast import panel_files
+
+        self._check_fitted()
+        return panel_files.save(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "PanelForecaster":
+        """A fitted PanelForecaster from a directory written by :meth:`save` (or ``rnnlab forecast``)."""
+        from rnnlab.forecast import panel_files
+
+        return panel_files.load(cls, Path(directory))
+
+
+def _test_values(test: Panel) -> list[np.ndarray]:
+    """Each series' values as float64 arrays."""
+    return [test.values[a:b].astype(np.float64) for a, b in zip(test.offsets[:-1], test.offsets[1:])]
+
+
+def _cut(forecasts: np.ndarray, count: int) -> np.ndarray:
+    """``(origins, H)`` forecasts read in time order, the first ``count`` of them."""
+    return forecasts.reshape(-1)[:count]
+
+
+def _join(history: Panel, test: Panel) -> Panel:
+    """Each series' history followed by its test points."""
+    lengths = history.lengths + test.lengths
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.empty(offsets[-1], dtype=np.float32)
+    for i in range(len(history)):
+        a, n = offsets[i], history.lengths[i]
+        values[a:a + n] = history.values[history.offsets[i]:history.offsets[i + 1]]
+        values[a + n:offsets[i + 1]] = test.values[test.offsets[i]:test.offsets[i + 1]]
+    return Panel(list(history.ids), values, offsets, history.starts, history.freq, history.source)
+
+
+def _long(panel: Panel, values: np.ndarray, first: np.ndarray | None, column: str) -> pd.DataFrame:
+    """A long frame ``id, time, <column>``: row block ``i`` labels points ``first[i] ..`` of series ``i``."""
+    values = np.asarray(values, dtype=np.float64)
+    counts = [len(v) for v in values] if values.ndim == 2 else list(panel.lengths)
+    times = [panel.labels(i, 0 if first is None else int(first[i]), int(c)) for i, c in enumerate(counts)]
+    return pd.DataFrame({"id": np.repeat(panel.ids, counts), "time": np.concatenate([np.asarray(t) for t in times]),
+                         column: values.reshape(-1)})

@@ -1,0 +1,138 @@
+"""One ``rnnlab forecast`` run on a panel (``--id-column`` or ``--columns``): fit, backtest, write the run.
+
+Each series' last ``test_size`` points (default: the horizon) are held out; the model fits on the points
+before them and forecasts them from rolling origins every ``horizon`` steps; the baselines forecast the same
+points per series. The run directory holds, besides ``config.json``, the weights and ``history.csv``:
+``metrics.json`` (``test`` and ``baselines`` as means over series, ``beats``: on how many series the model's
+MASE is below each baseline's, ``series``, ``mode``), ``series_metrics.csv`` (one row per series),
+``test_forecasts.csv`` (long: id, time, actual, model, naive, seasonal_naive, linear) and ``report.html``
+with ``mase.png`` (the model's MASE per series against the seasonal naive's) and ``grid.png`` (the best,
+median and worst series' forecasts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnlab import distributed, rundir
+from rnnlab.config import to_dict
+from rnnlab.data.panel import Panel, read_panel_csv
+from rnnlab.forecast.estimator import ForecastConfig
+from rnnlab.forecast.panel import PanelForecaster
+from rnnlab.metrics import METRICS, aggregate, panel_scores
+
+BASELINES = ("naive", "seasonal_naive", "linear")
+
+
+@dataclass
+class PanelRun:
+    """What a panel run produced (``metrics.json``'s content, the printed lines, the series' metrics)."""
+
+    run_dir: Path
+    metrics: dict
+    table: list[dict]
+    description: str
+    forecaster: PanelForecaster
+    backtest: pd.DataFrame
+    series_metrics: pd.DataFrame
+    writer: bool = True
+
+
+def is_panel(config: ForecastConfig) -> bool:
+    """Whether ``config`` asks for a panel: a long CSV (``id_column``) or a wide one (``columns``)."""
+    return config.id_column is not None or config.columns is not None
+
+
+def prepare(config: ForecastConfig) -> tuple[Panel, dict]:
+    """Read the panel and resolve every size; raise ``ValueError`` before anything is written."""
+    columns = [c.strip() for c in config.columns.split(",") if c.strip()] if config.columns else None
+    columns = None if columns == ["all"] else columns
+    panel = read_panel_csv(config.data, config.id_column, config.time_column, config.column, columns,
+                           config.fill, config.encoding)
+    forecaster = PanelForecaster(config)
+    sizes = forecaster.resolve(panel)
+    test_size = config.test_size if config.test_size is not None else sizes["horizon"]
+    if not isinstance(test_size, int) or test_size < 1:
+        raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
+    forecaster.check_lengths(panel, sizes, test_size)
+    from rnnlab.forecast.estimator import train_config
+
+    distributed.resolve_device(config.device)
+    train_config(config)
+    return panel, {**sizes, "test_size": int(test_size)}
+
+
+def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> PanelRun:
+    """Fit and evaluate a panel as ``config`` says, writing ``run_dir`` on the writing rank."""
+    panel, sizes = prepare(config)
+    info = panel.describe()
+    if writer and not resume:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        rundir.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
+    history, test = panel.split(sizes["test_size"])
+    forecaster = PanelForecaster(config).fit(history, run_dir=run_dir if sizes["mode"] == "global" else None,
+                                             resume=resume)
+    frame = forecaster.backtest(test)
+    histories = {history.ids[i]: history.values[history.offsets[i]:history.offsets[i + 1]] for i in range(len(history))}
+    series_metrics = panel_scores(frame, histories, forecaster.season_)
+    if forecaster.mode_ == "local":
+        series_metrics.insert(2, "choice", [forecaster.choices_[i] for i in series_metrics["id"]])
+    summary = aggregate(series_metrics)
+    metrics = _metrics(forecaster, summary, sizes)
+    table = [{"model": f"{config.cell} ({forecaster.mode_}, this model)", **summary["model"]},
+             *({"model": name, **summary[name]} for name in BASELINES)]
+    if writer:
+        forecaster.save(run_dir)
+        rundir.atomic_write_json(run_dir / "metrics.json", metrics)
+        rundir.atomic_write_text(run_dir / "series_metrics.csv", series_metrics.to_csv(index=False))
+        rundir.atomic_write_text(run_dir / "test_forecasts.csv", frame.to_csv(index=False))
+        if forecaster.result_ is not None:
+            rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        from rnnlab.forecast.panel_report import write_report
+
+        write_report(run_dir, config, panel, history, frame, series_metrics, metrics, table, forecaster)
+    return PanelRun(run_dir, metrics, table, panel.describe_line(), forecaster, frame, series_metrics, writer)
+
+
+def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
+    """``metrics.json``: DESIGN's keys (means over series) plus the panel's counts."""
+    result = forecaster.result_
+    if result is not None:
+        seconds, epochs = float(result.seconds), int(result.epochs)
+    else:  # local: the sum of the per-series fits, their mean epochs
+        fits = [f.result_ for f in forecaster.forecasters_.values()]
+        seconds, epochs = float(sum(r.seconds for r in fits)), int(round(np.mean([r.epochs for r in fits])))
+    metrics = {
+        "task": "forecast", "test": _clean(summary["model"]),
+        "baselines": {name: _clean(summary[name]) for name in BASELINES},
+        "horizon": forecaster.horizon_, "lookback": forecaster.lookback_, "train_seconds": seconds,
+        "epochs": epochs, "mode": forecaster.mode_, "series": summary["series"], "beats": summary["beats"],
+        "lookbacks": list(forecaster.lookbacks_), "steps": int(result.steps) if result is not None else None,
+    }
+    if forecaster.mode_ == "local":
+        kept = pd.Series(list(forecaster.choices_.values())).value_counts()
+        metrics["choices"] = {k: int(v) for k, v in kept.items()}
+    return metrics
+
+
+def _clean(scores: dict) -> dict:
+    return {k: (float(scores[k]) if np.isfinite(scores[k]) else None) for k in METRICS}
+
+
+def summary_lines(result: PanelRun) -> list[str]:
+    """What the command prints besides the table: how often the model wins, MASE spread, local choices."""
+    m, s = result.metrics, result.series_metrics
+    ratio = (s["model_mase"] / s["seasonal_naive_mase"]).replace([np.inf, -np.inf], np.nan).dropna()
+    q = np.percentile(ratio, [10, 50, 90]) if len(ratio) else [np.nan] * 3
+    lines = [f"model beats naive on {m['beats']['naive']}, seasonal naive on {m['beats']['seasonal_naive']}, "
+             f"linear on {m['beats']['linear']} of {m['series']} series (MASE)",
+             f"MASE / seasonal naive's MASE per series: 10% {q[0]:.3f}, median {q[1]:.3f}, 90% {q[2]:.3f}"]
+    if m["mode"] == "local":
+        kept = ", ".join(f"{k} on {v}" for k, v in m["choices"].items())
+        lines.append(f"per-series mode: each series keeps its best on its validation points: {kept}")
+    return lines
