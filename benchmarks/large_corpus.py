@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['megabytes']:>6.0f}{r['chars']:>13,}{r['vocab']:>5}{r['build_seconds']:>10.1f}"
               f"{r['build_chars_per_second']:>13,.0f}{r['train_chars_per_second']:>15,.0f}{r['peak_rss_mb']:>13.0f}"
-              f"{r['rss_end_mb'].get('RssAnon', float('nan')):>10.0f}{r['rss_end_mb'].get('RssFile', float('nan')):>10.0f}")
+              f"{r['rss_end_mb'].get('RssAnon', float('nan')):>10.0f}"
+              f"{r['rss_end_mb'].get('RssFile', float('nan')):>10.0f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"benchmark": "large_corpus", "steps": steps, "rows": rows}, f, indent=2)

@@ -84,7 +84,8 @@ def main(out: Path) -> None:
     torch.manual_seed(999)  # other initial weights: only the checkpoint can make the result equal
     resumed = nn.Linear(3, 1)
     fit(resumed, HalfBatches(), TrainConfig(**CONFIG), run_dir=out / "resume", resume=True)
-    save_file({k: v.contiguous() for k, v in resumed.state_dict().items()}, str(out / f"rank{rank}-resumed.safetensors"))
+    save_file({k: v.contiguous() for k, v in resumed.state_dict().items()},
+              str(out / f"rank{rank}-resumed.safetensors"))
     assert dist.is_initialized()
     dist.destroy_process_group()
 

@@ -1,9 +1,8 @@
-"""rnnlab.checkpoint: round trips, atomicity (a crash leaves the old checkpoint whole), torch.load with
-weights_only=True, and the error messages for missing, corrupt or mismatching files."""
+"""rnnlab.checkpoint: round trips, atomicity (a crash leaves the old checkpoint whole), one format (no
+pickle beside it), and the error messages for missing, corrupt or mismatching files."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 
@@ -14,7 +13,7 @@ from torch import nn
 from rnnlab import checkpoint as ckpt
 
 
-def test_checkpoint_round_trip_and_torch_load(tmp_path):
+def test_checkpoint_round_trip_in_one_format(tmp_path):
     tensors = {"w": torch.randn(3, 4).t(), "rng": torch.get_rng_state(), "step": torch.tensor(7.0)}
     meta = {"step": 3, "best_val": float("inf"), "history": [{"step": 1, "val_loss": 0.5}], "name": "x"}
     ckpt.save_checkpoint(tmp_path / "checkpoint", tensors, meta)
@@ -23,8 +22,7 @@ def test_checkpoint_round_trip_and_torch_load(tmp_path):
     assert loaded.keys() == tensors.keys()
     for k in tensors:
         assert torch.equal(loaded[k], tensors[k]) and loaded[k].dtype == tensors[k].dtype
-    state = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)
-    assert state["meta"] == meta and torch.equal(state["tensors"]["w"], tensors["w"])
+    assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [ckpt.META_FILE, ckpt.TENSORS_FILE]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint"]  # no temporary left over
 
 
@@ -38,7 +36,7 @@ def test_overwrite_is_whole_and_crash_keeps_old(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt.torch, "save", crash)  # fails after the safetensors file is written
+    monkeypatch.setattr(ckpt.os, "replace", crash)  # fails after both files are written, before the swap
     with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(directory, {"u": torch.ones(5)}, {"step": 3})
     tensors, meta = ckpt.load_checkpoint(directory)
@@ -108,36 +106,3 @@ def test_load_state_into_names_the_mismatch():
     target = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
     ckpt.load_state_into(target, source, "ok")
     assert all(torch.equal(target.state_dict()[k], v) for k, v in source.items())
-
-
-def test_new_run_dir(tmp_path, monkeypatch):
-    assert ckpt.new_run_dir("text", tmp_path / "mine") == tmp_path / "mine"
-    monkeypatch.chdir(tmp_path)
-    path = ckpt.new_run_dir("forecast", None)
-    assert re.fullmatch(r"runs/forecast-\d{8}-\d{6}", path.as_posix())
-    assert not path.exists()
-    path.mkdir(parents=True)
-    assert ckpt.new_run_dir("forecast", None) != path  # an existing one is not reused (same second)
-
-
-def test_history_csv_and_atomic_json(tmp_path):
-    history = [{"step": 1, "val_loss": 0.5}, {"step": 2, "val_loss": float("nan"), "extra": "x"}]
-    ckpt.write_history_csv(tmp_path / "history.csv", history)
-    with open(tmp_path / "history.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert rows == [{"step": "1", "val_loss": "0.5", "extra": ""}, {"step": "2", "val_loss": "nan", "extra": "x"}]
-    ckpt.atomic_write_json(tmp_path / "m.json", {"a": [1, 2]})
-    assert json.loads((tmp_path / "m.json").read_text()) == {"a": [1, 2]}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.csv", "m.json"]
-
-
-def test_read_run_config(tmp_path):
-    with pytest.raises(ValueError, match="run directory not found"):
-        ckpt.read_run_config(tmp_path / "absent")
-    with pytest.raises(ValueError, match="is not a run directory \\(no config.json\\)"):
-        ckpt.read_run_config(tmp_path)
-    ckpt.atomic_write_json(tmp_path / "config.json", {"task": "text"})
-    assert ckpt.read_run_config(tmp_path) == {"task": "text"}
-    (tmp_path / "config.json").write_text("{broken")
-    with pytest.raises(ValueError, match="config.json is unreadable"):
-        ckpt.read_run_config(tmp_path)

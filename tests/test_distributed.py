@@ -1,6 +1,7 @@
 """rnnlab.train under torchrun: 2 CPU processes (gloo) train through fit; the ranks end with identical
 weights, equal to a single-process run on the whole batches; only rank 0 writes files; a Ctrl-C reaching one
-rank stops both, and the resumed run ends with the uninterrupted run's weights."""
+rank stops both, and the resumed run ends with the uninterrupted run's weights. Also the device and rank
+helpers every caller shares."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from rnnlab.distributed import rank, resolve_device, world_size
 from rnnlab.train import TrainConfig, fit
 
 SCRIPT = Path(__file__).with_name("ddp_fit_script.py")
@@ -64,3 +66,22 @@ def test_two_ranks_agree_and_match_single_process(tmp_path):
     fit(model, script.HalfBatches(), TrainConfig(**script.CONFIG))  # world_size 1: whole batches
     for name, value in model.state_dict().items():
         torch.testing.assert_close(ranks[0][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_rank_and_world_size_read_torchrun_environment(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert (rank(), world_size()) == (0, 1)
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    assert (rank(), world_size()) == (3, 4)

@@ -15,8 +15,7 @@ from torch import nn
 
 from rnnlab import cli
 from rnnlab.checkpoint import load_checkpoint, save_checkpoint
-from rnnlab.train import (TrainConfig, TrainingDiverged, TrainingInterrupted, fit, get_lr,
-                          resolve_device)
+from rnnlab.train import TrainConfig, TrainingDiverged, TrainingInterrupted, fit, get_lr
 
 
 class Regression:
@@ -195,7 +194,8 @@ def test_checkpoint_and_history_files(tmp_path):
         rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [row["step"] for row in result.history]
     assert set(rows[0]) == {"step", "epoch", "train_loss", "val_loss", "lr", "seconds"}
-    state = torch.load(tmp_path / "checkpoint" / "state.pt", weights_only=True)
+    tensors, meta = load_checkpoint(tmp_path / "checkpoint")
+    state = {"tensors": tensors, "meta": meta}
     assert state["meta"]["step"] == 24 and "model.rnn.weight_hh_l0" in state["tensors"]
     assert state["tensors"]["rng.torch"].dtype == torch.uint8
 
@@ -325,16 +325,6 @@ def test_budgets_whichever_ends_first():
 def test_config_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
-
-
-def test_resolve_device():
-    assert resolve_device("cpu") == torch.device("cpu")
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        resolve_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="CUDA is not available"):
-            resolve_device("cuda")
 
 
 def _cli_raising(monkeypatch, error):

@@ -23,7 +23,7 @@ def load(run_dir):
     Raises:
         ValueError: ``run_dir`` is not a run directory, or holds a task nothing here can load.
     """
-    from rnnlab.checkpoint import read_run_config
+    from rnnlab.rundir import read_run_config
 
     task = read_run_config(run_dir).get("task")
     if task == "forecast":

@@ -1,4 +1,4 @@
-"""Files of a run: weights, checkpoints, history, config — safetensors + JSON, atomic, never pickle.
+"""The checkpoint format: weights and exact-resume checkpoints as safetensors + JSON, atomic, never pickle.
 
 Decisions:
 
@@ -8,18 +8,16 @@ Decisions:
 
   - ``tensors.safetensors`` — every tensor (model, best weights, optimizer moments, RNG states as uint8
     tensors, the carried recurrent state), keyed by a readable path such as ``optimizer.state.0.exp_avg``;
-  - ``meta.json`` — everything else (step, epoch, position in the epoch, history, …);
-  - ``state.pt`` — the same ``{"tensors": …, "meta": …}`` written by ``torch.save``, for tools that expect
-    a PyTorch file: ``torch.load(path, weights_only=True)`` reads it without running any pickled code
-    (DESIGN.md: "checkpoint/ … loadable with torch.load(weights_only=True)").
+  - ``meta.json`` — everything else (step, epoch, position in the epoch, history, …).
 
-  :func:`load_checkpoint` reads only the safetensors + JSON pair. The duplicate costs disk, not time that
-  matters: checkpoints are written once per evaluation.
-* **Atomic writes.** A file is written to a temporary file in the same directory, then ``os.replace``-d over
-  the target. A checkpoint directory is written whole into ``.<name>.tmp-<pid>`` beside it; the old directory
-  is renamed to ``.<name>.old-<pid>``, the new one renamed into place, the old one deleted. A crash at any
-  moment leaves either the complete old or the complete new checkpoint (if it strikes between the two
-  renames, :func:`load_checkpoint` finds the old one under its ``.old`` name).
+  One format (DESIGN.md): no second copy as a ``torch.save`` file; a safetensors file is read by any
+  framework without running pickled code.
+* **Atomic writes.** A weights file goes through :func:`rnnlab.rundir.atomic_write` (a temporary file in the
+  same directory, ``os.replace``-d over the target). A checkpoint directory is written whole into
+  ``.<name>.tmp-<pid>`` beside it; the old directory is renamed to ``.<name>.old-<pid>``, the new one renamed
+  into place, the old one deleted. A crash at any moment leaves either the complete old or the complete new
+  checkpoint (if it strikes between the two renames, :func:`load_checkpoint` finds the old one under its
+  ``.old`` name).
 * **Nested state** (an optimizer's ``state_dict``, an LSTM's ``(h, c)``) is split by :func:`flatten` into
   tensors plus a JSON skeleton in which every container is a one-key marker (``{"dict": [[key, value], …]}``,
   ``{"tuple": […]}``, ``{"list": […]}``, ``{"tensor": name}``), so integer dict keys and tuples survive the
@@ -36,62 +34,20 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save, save_file
 from torch import Tensor, nn
+
+from rnnlab.rundir import atomic_write
 
 TENSORS_FILE = "tensors.safetensors"
 META_FILE = "meta.json"
-TORCH_FILE = "state.pt"
-
-
-def new_run_dir(command: str, out: str | Path | None) -> Path:
-    """The run directory: ``out`` if given, else ``runs/<command>-<YYYYmmdd-HHMMSS>`` (suffixed ``-2``, ``-3``…
-    if that exists). The directory is NOT created: a failed run must not leave an empty one behind."""
-    if out is not None:
-        return Path(out)
-    base = Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically (temporary file + ``os.replace``)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON to ``path`` atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def _cpu_tensors(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -101,16 +57,7 @@ def _cpu_tensors(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 def save_weights(path: str | Path, state_dict: Mapping[str, Tensor]) -> None:
     """Save a ``state_dict`` as a safetensors file (CPU tensors), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(_cpu_tensors(state_dict), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, save(_cpu_tensors(state_dict)))
 
 
 def load_weights(path: str | Path) -> dict[str, Tensor]:
@@ -184,7 +131,7 @@ def unflatten(skeleton: Any, tensors: Mapping[str, Tensor]) -> Any:
 
 
 def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: Mapping[str, Any]) -> None:
-    """Write a checkpoint directory atomically: tensors.safetensors + meta.json (+ state.pt, see module doc).
+    """Write a checkpoint directory atomically: tensors.safetensors + meta.json.
 
     Args:
         directory: e.g. ``run_dir / "checkpoint"``; replaced whole if it exists.
@@ -202,9 +149,6 @@ def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: 
         tmp.mkdir()
         save_file(cpu, str(tmp / TENSORS_FILE))
         (tmp / META_FILE).write_text(meta_text, encoding="utf-8")
-        buffer = io.BytesIO()
-        torch.save({"tensors": cpu, "meta": json.loads(meta_text)}, buffer)
-        (tmp / TORCH_FILE).write_bytes(buffer.getvalue())
         if directory.exists():
             os.replace(directory, old)
         os.replace(tmp, directory)
@@ -215,7 +159,7 @@ def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: 
 
 
 def load_checkpoint(directory: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Read a checkpoint directory written by :func:`save_checkpoint` (safetensors + JSON only).
+    """Read a checkpoint directory written by :func:`save_checkpoint`.
 
     Returns:
         ``(tensors, meta)``, tensors on the CPU.
@@ -235,30 +179,3 @@ def load_checkpoint(directory: str | Path) -> tuple[dict[str, Tensor], dict[str,
     except (OSError, ValueError) as e:
         raise ValueError(f"checkpoint: {directory / META_FILE} is unreadable ({e})") from None
     return load_weights(directory / TENSORS_FILE), meta
-
-
-def write_history_csv(path: str | Path, history: list[dict]) -> None:
-    """Write one row per evaluation (columns in order of first appearance) to a CSV file, atomically."""
-    columns: list[str] = []
-    for row in history:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
-                         for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
-
-
-def read_run_config(run_dir: str | Path) -> dict:
-    """The ``config.json`` of a run directory; a ``ValueError`` if ``run_dir`` is not one."""
-    path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise ValueError(f"checkpoint: run directory not found: {run_dir}")
-    if not path.is_file():
-        raise ValueError(f"checkpoint: {run_dir} is not a run directory (no config.json)")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ValueError(f"checkpoint: {path} is unreadable ({e})") from None

@@ -3,13 +3,15 @@
 Flags default to ``None`` so that only the flags a user typed override the configuration file
 (``--config file.toml``), which in turn overrides the defaults of the task's config dataclass.
 A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
-exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130.
+exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130. The library's messages
+name parameters in backticks (`` `lr` ``); on the command line they read as the flags that set them (``--lr``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 
@@ -48,28 +50,25 @@ def _cmd_lesson(args: argparse.Namespace) -> int:
 
 
 def _cmd_text(args: argparse.Namespace) -> int:
-    from rnnlab import checkpoint, config
-    from rnnlab.text import estimator as text
+    from rnnlab import config
+    from rnnlab.text import run as text_run
+    from rnnlab.text.estimator import TextConfig
 
     if args.epochs is not None:
         raise ValueError("text: --epochs does not apply; give the budget with --steps or --minutes")
     if args.resume:
-        model = text.CharModel(quiet=bool(args.quiet)).fit(run_dir=args.resume, resume=True)
-        run_dir = args.resume
+        settings = TextConfig(quiet=bool(args.quiet))  # the run's own settings are used
     else:
-        settings = config.resolve(text.TextConfig, args.config, overrides(args, "resume", "out", "epochs"),
-                                  section="text")
-        run_dir = checkpoint.new_run_dir("text", args.out)
-        model = text.CharModel(settings).fit(run_dir=run_dir)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
+        settings = config.resolve(TextConfig, args.config, overrides(args, "resume", "out", "epochs"), section="text")
+    result = text_run.run(settings, out=args.out, resume=args.resume)
+    if not result.writer:
         return 0
-    m = model.metrics_
-    print(f"\n{'split':<12}{'nats/char':>10}{'bits/char':>10}")
-    print(f"{'validation':<12}{m['val_loss']:>10.4f}{m['val_bpc']:>10.4f}")
-    print(f"{'test':<12}{m['test_loss']:>10.4f}{m['test_bpc']:>10.4f}")
+    m = result.metrics
+    print()
+    print(text_run.format_table(result.table))
     print(f"{m['steps']} steps in {m['train_seconds']:.0f} s, {m['chars_per_second']:,.0f} chars/s")
-    print(f"\n--- sample, temperature 0.8 ---\n{model.samples_[0.8]}\n---")
-    print(f"run directory: {run_dir}")
+    print(f"\n--- sample, temperature 0.8 ---\n{result.samples[0.8]}\n---")
+    print(f"run directory: {result.run_dir}")
     return 0
 
 
@@ -152,7 +151,7 @@ def _comma_list(kind):
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from rnnlab import config, explain
-    from rnnlab.checkpoint import new_run_dir
+    from rnnlab.rundir import new_run_dir
 
     what = args.explain_command
     configs = {"hidden": explain.HiddenConfig, "gradients": explain.GradientsConfig,
@@ -296,6 +295,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with each backticked parameter (`` `lr` ``) spelled as the flag that sets it (``--lr``)."""
+    flags: dict[str, str] = {}
+
+    def collect(p: argparse.ArgumentParser) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+            elif action.option_strings:
+                flags.setdefault(action.dest, action.option_strings[-1])
+
+    collect(parser)
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[1]), message)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -313,14 +328,14 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("RNNLAB_DEBUG"):
             raise
         message = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"rnnlab {args.command}: error: {message}", file=sys.stderr)
+        print(f"rnnlab {args.command}: error: {flag_spelling(message, parser)}", file=sys.stderr)
         return 2
     except RuntimeError as e:
         from rnnlab.train import TrainingDiverged
 
         if not isinstance(e, TrainingDiverged) or os.environ.get("RNNLAB_DEBUG"):
             raise
-        print(f"rnnlab {args.command}: {str(e).splitlines()[0]}", file=sys.stderr)
+        print(f"rnnlab {args.command}: {flag_spelling(str(e).splitlines()[0], parser)}", file=sys.stderr)
         return 3
 
 

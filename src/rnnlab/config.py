@@ -5,6 +5,11 @@ each field. :func:`resolve` builds one from the defaults, then a TOML file, then
 command-line flags the user actually gave), in that order, and rejects any key the dataclass does not
 have, naming it. :func:`to_dict` gives the fully resolved configuration that every run stores.
 
+A setting is declared once, in its task's dataclass. What other parts take from it is derived, not copied
+field by field: :func:`project` hands the fields two dataclasses share from one to the other (a task's
+config to the training loop's :class:`~rnnlab.train.TrainConfig`), and the tests check that each estimator's
+parameters and each command's flags are fields of its config (``tests/test_config.py``).
+
 Example:
     >>> from dataclasses import dataclass
     >>> @dataclass(frozen=True)
@@ -12,6 +17,12 @@ Example:
     ...     hidden_size: int = 32  # units in the hidden state
     >>> resolve(Cfg, overrides={"hidden_size": 64}).hidden_size
     64
+    >>> @dataclass(frozen=True)
+    ... class Part:
+    ...     hidden_size: int = 8  # the part's own default, overridden by the task's
+    ...     bias: bool = True  # a field the task does not have keeps its default
+    >>> project(Cfg(hidden_size=64), Part)
+    Part(hidden_size=64, bias=True)
 """
 
 from __future__ import annotations
@@ -87,6 +98,22 @@ def resolve(
 def to_dict(config: Any) -> dict[str, Any]:
     """The configuration as plain JSON-able values."""
     return dataclasses.asdict(config)
+
+
+def project(config: Any, cls: type[C], **values: Any) -> C:
+    """``cls`` built from the fields ``config`` shares with it by name, then ``values``.
+
+    So that a part (the training loop, a model) takes a task's settings without the task copying them one by
+    one: a field added to both is handed on, and one the task lacks keeps ``cls``'s default.
+
+    Args:
+        config: a dataclass instance (the task's settings).
+        cls: the dataclass to build.
+        **values: fields of ``cls`` to set besides (or instead of) the shared ones.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name in names}
+    return cls(**(shared | values))
 
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:

@@ -1,4 +1,9 @@
-"""This process's place in a torchrun job, and the one all-reduce per step that keeps the ranks in step.
+"""This process's place in a torchrun job and its device, and the one all-reduce per step that keeps the
+ranks in step.
+
+:func:`resolve_device` turns a ``device`` setting into a ``torch.device``; :func:`rank` and
+:func:`world_size` read torchrun's environment (the one place that does: only rank 0 writes a run
+directory or prints, and they must answer the same after the process group is gone).
 
 Under torchrun (``WORLD_SIZE`` > 1) :meth:`Distributed.start` joins or creates the process group (gloo on
 CPU, NCCL on CUDA, one GPU per ``LOCAL_RANK``); outside it, it is rank 0 of 1 and every method is a
@@ -28,6 +33,29 @@ class Agreement(NamedTuple):
     elapsed: float  # rank 0's training seconds
 
 
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> cuda if available else cpu; ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (must be available)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if isinstance(name, str) and (name == "cuda" or name.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise ValueError(f"train: device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
+        return torch.device(name)
+    raise ValueError(f"train: unknown device {name!r}; expected 'auto', 'cpu' or 'cuda'")
+
+
+def rank() -> int:
+    """This process's rank under torchrun (``RANK``), 0 otherwise; only rank 0 writes files and prints."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def world_size() -> int:
+    """The number of processes under torchrun (``WORLD_SIZE``), 1 otherwise."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 _GROUP_NUMBER = itertools.count()  # process groups fit() created in this process
 
 
@@ -41,7 +69,7 @@ class Distributed:
     def start(cls, device: torch.device) -> "Distributed":
         """Join (or create, under torchrun) the process group; one GPU per LOCAL_RANK on CUDA."""
         initialised = dist.is_available() and dist.is_initialized()
-        size = dist.get_world_size() if initialised else int(os.environ.get("WORLD_SIZE", "1"))
+        size = dist.get_world_size() if initialised else world_size()
         if size <= 1:
             return cls(device)
         if device.type == "cuda" and device.index is None:

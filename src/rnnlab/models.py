@@ -80,7 +80,7 @@ class CharLM(nn.Module):
         embedding_size: ``E``. Default: 64.
         hidden_size: ``H``. Default: 256.
         num_layers: Default: 2.
-        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``. Default: ``"lstm"``.
+        cell: ``"rnn"``, ``"lstm"`` or ``"gru"``. Default: ``"rnn"`` (as :class:`rnnlab.text.TextConfig`).
         dropout: between recurrent layers and before the head, in training. Default: 0.
         engine: see :mod:`rnnlab.engines`. Default: ``"auto"``.
 
@@ -97,7 +97,7 @@ class CharLM(nn.Module):
     """
 
     def __init__(self, vocab_size: int, embedding_size: int = 64, hidden_size: int = 256, num_layers: int = 2,
-                 cell: str = "lstm", dropout: float = 0.0, engine: str = "auto") -> None:
+                 cell: str = "rnn", dropout: float = 0.0, engine: str = "auto") -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.rnn = make_layer(cell, embedding_size, hidden_size, num_layers, dropout, engine=engine)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rnnlab import __version__
-from rnnlab.checkpoint import atomic_write_text
+from rnnlab.rundir import atomic_write_text
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 60rem; margin: 2rem auto;

@@ -48,6 +48,7 @@ import math
 import signal
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
-from rnnlab.distributed import Distributed
+from rnnlab.distributed import Agreement, Distributed, resolve_device
+from rnnlab.rundir import write_history_csv
 
 
 @dataclass(frozen=True)
@@ -160,19 +162,6 @@ class _Progress:
     history: list = field(default_factory=list)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> cuda if available else cpu; ``"cpu"``; ``"cuda"`` / ``"cuda:N"`` (must be available)."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if isinstance(name, str) and (name == "cuda" or name.startswith("cuda:")):
-        if not torch.cuda.is_available():
-            raise ValueError(f"train: device {name!r} requested but CUDA is not available; use 'cpu' or 'auto'")
-        return torch.device(name)
-    raise ValueError(f"train: unknown device {name!r}; expected 'auto', 'cpu' or 'cuda'")
-
-
 def get_lr(config: TrainConfig, step: int, total_steps: int | None = None, time_fraction: float | None = None) -> float:
     """Learning rate of update number ``step`` (0-based).
 
@@ -227,137 +216,224 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
     if resume and run_dir is None:
         raise ValueError("train: resume=True needs the run_dir to continue from")
     world = Distributed.start(resolve_device(config.device))
-    model.to(world.device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed + world.rank)
-    p, state, best = _Progress(), None, _copy(model.state_dict())
-    epoch_generator_state, rng, resume_rng = generator.get_state(), _get_rng(world.device), None
     try:
-        if resume:
-            p, state, best, epoch_generator_state, resume_rng = _restore(run_dir, model, optimizer, world.device)
-        net = world.wrap(model)
-        total_steps = _total_steps(config, task, epoch_generator_state, world)
+        loop = _Loop(model, task, config, world, run_dir, resume)
     except BaseException:
         world.finish(barrier=False)
         raise
-    bar = tqdm(total=total_steps, initial=p.step, disable=config.quiet or world.rank != 0, unit="step",
-               dynamic_ncols=True, leave=False)
-    clock = time.perf_counter() - p.seconds
-    skip = p.position  # batches of the current epoch already done (resume)
-    batches: Iterator | None = None
-    stopped, lr, last_postfix, agreed = "budget", get_lr(config, p.step, total_steps), 0.0, False
-
-    def record_evaluation() -> bool:
-        """Evaluate, append a history row, keep the best weights, checkpoint; True if patience ran out."""
-        nonlocal best
-        val = world.broadcast(evaluate(model, task) if world.rank == 0 else math.nan)
-        p.history.append({"step": p.step, "epoch": p.epoch,
-                          "train_loss": p.loss_sum / p.loss_count if p.loss_count else math.nan,
-                          "val_loss": val, "lr": lr, "seconds": round(time.perf_counter() - clock, 3)})
-        p.loss_sum, p.loss_count = 0.0, 0
-        if not math.isfinite(val):
-            _diverge(model, best, p, run_dir, f"the validation loss is {val}")
-        if val < p.best_val:
-            p.best_val, p.bad_evals, best = val, 0, _copy(model.state_dict())
-        else:
-            p.bad_evals += 1
-        if run_dir is not None and world.rank == 0:
-            _save(run_dir, model, best, optimizer, state, p, _get_rng(world.device), epoch_generator_state, config,
-                  time.perf_counter() - clock)
-            ckpt.write_history_csv(run_dir / "history.csv", p.history)
-        bar.set_postfix(_postfix(task, p, val, time.perf_counter() - clock), refresh=False)
-        return config.patience is not None and p.bad_evals >= config.patience
-
     with _deferred_interrupt() as interrupt:
         try:
-            while True:
-                # -- budgets known without asking the other ranks (a resumed run may have spent them)
-                if config.steps is not None and p.step >= config.steps:
-                    break
-                if config.patience is not None and p.bad_evals >= config.patience:
-                    stopped = "early"
-                    break
-                if batches is None:
-                    if config.epochs is not None and p.epoch >= config.epochs:
-                        break
-                    generator.set_state(epoch_generator_state)
-                    batches = iter(task.batches(p.epoch, generator, world.rank, world.size))
-                    _skip(batches, skip, p.epoch)
-                    skip = 0
-                    if resume_rng is not None:  # after the skipped batches: dropout continues where it stopped
-                        _set_rng(resume_rng, world.device)
-                        resume_rng = None
-                rng = _get_rng(world.device)  # the step boundary a Ctrl-C checkpoint records
-
-                # -- get batch, forward, loss; then all ranks agree on what happens next
-                batch = next(batches, _END)
-                loss, carried = task.loss(net, batch, state) if batch is not _END else (None, None)
-                now = world.agree(batch is _END, loss, interrupt.is_set(), time.perf_counter() - clock)
-                if now.interrupted:
-                    agreed = True  # every rank stops here: they can wait for rank 0's checkpoint
-                    raise KeyboardInterrupt
-                if config.minutes is not None and now.elapsed >= 60 * config.minutes:
-                    break
-                if now.epoch_ended:
-                    p.epoch, p.position, batches, state = p.epoch + 1, 0, None, None
-                    epoch_generator_state = generator.get_state()
-                    if config.eval_every is None and record_evaluation():
-                        stopped = "early"
-                        break
-                    continue
-                if not math.isfinite(now.loss):
-                    _diverge(model, best, p, run_dir, f"the training loss is {now.loss} at step {p.step + 1}")
-
-                # -- backward, clip, step
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip or math.inf)
-                if not math.isfinite(grad_norm):
-                    _diverge(model, best, p, run_dir, f"the gradient norm is {float(grad_norm)} at step {p.step + 1}")
-                time_fraction = now.elapsed / (60 * config.minutes) if config.minutes is not None else None
-                lr = get_lr(config, p.step, total_steps, time_fraction)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                optimizer.step()
-                state = _map_state(carried, Tensor.detach)
-                p.step, p.position = p.step + 1, p.position + 1
-                p.loss_sum, p.loss_count = p.loss_sum + now.loss, p.loss_count + 1
-
-                # -- progress, evaluation now and then (with its checkpoint)
-                bar.update(1)
-                if time.perf_counter() - last_postfix > 0.5:
-                    last_postfix = time.perf_counter()
-                    bar.set_postfix(_postfix(task, p, now.loss, now.elapsed), refresh=False)
-                if config.eval_every is not None and p.step % config.eval_every == 0 and record_evaluation():
-                    stopped = "early"
-                    break
-            if p.loss_count or not p.history:  # the steps since the last evaluation count too
-                record_evaluation()
-        except KeyboardInterrupt:
-            bar.close()
+            stopped = _train(loop, interrupt)
+            if loop.p.loss_count or not loop.p.history:  # the steps since the last evaluation count too
+                loop.evaluate_and_checkpoint()
+        except KeyboardInterrupt as e:
             # this step's graph (DDP prepared its reduction for a backward that will not come) and the DDP
             # wrapper go now, while the process group is alive, not when the caller drops the traceback: once,
             # in a clean-clone CI run, rank 1 of tests/ddp_fit_script.py hung 2 minutes in that late teardown
-            net = loss = carried = None  # noqa: F841  (state stays: the checkpoint carries it)
-            checkpoint_dir = None
-            if run_dir is not None:
-                checkpoint_dir = run_dir / "checkpoint"
-                if world.rank == 0:
-                    _save(run_dir, model, best, optimizer, state, p, rng, epoch_generator_state, config,
-                          time.perf_counter() - clock)
-            world.finish(barrier=agreed)
-            where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
-            raise TrainingInterrupted(f"train: interrupted at step {p.step}; {where}", checkpoint_dir, run_dir) from None
+            traceback.clear_frames(e.__traceback__)
+            raise loop.interrupted() from None
         except BaseException:
-            bar.close()
-            world.finish(barrier=False)
+            loop.close(barrier=False)
             raise
-    bar.close()
-    model.load_state_dict(best)
-    world.finish(barrier=True)
-    return TrainResult(history=p.history, best_val=p.best_val, steps=p.step, epochs=p.epoch,
-                       seconds=time.perf_counter() - clock, stopped=stopped)
+    return loop.finish(stopped)
+
+
+def _train(loop: "_Loop", interrupt: threading.Event) -> str:
+    """Steps until a budget ends: get batch → loss → (the ranks agree) → backward → clip → step → evaluate.
+
+    Returns:
+        ``"early"`` if patience ran out, else ``"budget"``.
+    """
+    config, p = loop.config, loop.p
+    while True:
+        # -- budgets known without asking the other ranks (a resumed run may have spent them)
+        if config.steps is not None and p.step >= config.steps:
+            return "budget"
+        if config.patience is not None and p.bad_evals >= config.patience:
+            return "early"
+        if loop.batches is None and config.epochs is not None and p.epoch >= config.epochs:
+            return "budget"
+        batches = loop.epoch_batches()
+        loop.rng = _get_rng(loop.world.device)  # the step boundary a Ctrl-C checkpoint records
+
+        # -- get batch, forward, loss; then all ranks agree on what happens next
+        batch = next(batches, _END)
+        loss, carried = loop.task.loss(loop.net, batch, loop.state) if batch is not _END else (None, None)
+        now = loop.world.agree(batch is _END, loss, interrupt.is_set(), loop.elapsed())
+        if now.interrupted:
+            loop.agreed = True  # every rank stops here: they can wait for rank 0's checkpoint
+            raise KeyboardInterrupt
+        if config.minutes is not None and now.elapsed >= 60 * config.minutes:
+            return "budget"
+        if now.epoch_ended:
+            loop.end_epoch()
+            if config.eval_every is None and loop.evaluate_and_checkpoint():
+                return "early"
+            continue
+        if not math.isfinite(now.loss):
+            loop.diverge(f"the training loss is {now.loss} at step {p.step + 1}")
+
+        # -- backward, clip, step
+        loop.step(loss, carried, now)
+
+        # -- evaluation now and then (with its checkpoint)
+        if config.eval_every is not None and p.step % config.eval_every == 0 and loop.evaluate_and_checkpoint():
+            return "early"
+
+
+class _Loop:
+    """The training loop's state: the model, its optimizer and best weights, the counters a checkpoint stores
+    (:class:`_Progress`), the carried recurrent state, where the current epoch's batches stand, the clock."""
+
+    def __init__(self, model: nn.Module, task: Task, config: TrainConfig, world: Distributed,
+                 run_dir: Path | None, resume: bool) -> None:
+        self.model, self.task, self.config, self.world, self.run_dir = model, task, config, world, run_dir
+        model.to(world.device).train()
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        torch.manual_seed(config.seed + world.rank)
+        self.p, self.state, self.best = _Progress(), None, _copy(model.state_dict())
+        self.epoch_generator_state = self.generator.get_state()  # where this epoch's batches start
+        self.rng, self.resume_rng = _get_rng(world.device), None
+        if resume:
+            self.p, self.state, self.best, self.epoch_generator_state, self.resume_rng = _restore(
+                run_dir, model, self.optimizer, world.device)
+        self.net = world.wrap(model)  # what task.loss calls: the DDP wrapper under torchrun
+        self.total_steps = _total_steps(config, task, self.epoch_generator_state, world)
+        self.bar = tqdm(total=self.total_steps, initial=self.p.step, disable=config.quiet or world.rank != 0,
+                        unit="step", dynamic_ncols=True, leave=False)
+        self.clock = time.perf_counter() - self.p.seconds  # counts the seconds of earlier sessions too
+        self.skip = self.p.position  # batches of the current epoch already done (resume)
+        self.batches: Iterator | None = None
+        self.lr = get_lr(config, self.p.step, self.total_steps)
+        self.last_postfix = 0.0
+        self.agreed = False  # all ranks stopped together on a Ctrl-C
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.clock
+
+    def epoch_batches(self) -> Iterator:
+        """This epoch's batches; at an epoch's start, rebuilt from its generator state (skipping those a
+        resumed run already trained on)."""
+        if self.batches is None:
+            self.generator.set_state(self.epoch_generator_state)
+            self.batches = iter(self.task.batches(self.p.epoch, self.generator, self.world.rank, self.world.size))
+            _skip(self.batches, self.skip, self.p.epoch)
+            self.skip = 0
+            if self.resume_rng is not None:  # after the skipped batches: dropout continues where it stopped
+                _set_rng(self.resume_rng, self.world.device)
+                self.resume_rng = None
+        return self.batches
+
+    def end_epoch(self) -> None:
+        p = self.p
+        p.epoch, p.position, self.batches, self.state = p.epoch + 1, 0, None, None
+        self.epoch_generator_state = self.generator.get_state()
+
+    def step(self, loss: Tensor, carried: Any, now: Agreement) -> None:
+        """Backward, clip, set the learning rate, step; carry the state (detached); count; show progress."""
+        config, p = self.config, self.p
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.clip or math.inf)
+        if not math.isfinite(grad_norm):
+            self.diverge(f"the gradient norm is {float(grad_norm)} at step {p.step + 1}")
+        time_fraction = now.elapsed / (60 * config.minutes) if config.minutes is not None else None
+        self.lr = get_lr(config, p.step, self.total_steps, time_fraction)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr
+        self.optimizer.step()
+        self.state = _map_state(carried, Tensor.detach)
+        p.step, p.position = p.step + 1, p.position + 1
+        p.loss_sum, p.loss_count = p.loss_sum + now.loss, p.loss_count + 1
+        self.bar.update(1)
+        if time.perf_counter() - self.last_postfix > 0.5:
+            self.last_postfix = time.perf_counter()
+            self.bar.set_postfix(_postfix(self.task, p, now.loss, now.elapsed), refresh=False)
+
+    def evaluate_and_checkpoint(self) -> bool:
+        """Evaluate, append a history row, keep the best weights, checkpoint; True if patience ran out."""
+        p = self.p
+        val = self.world.broadcast(evaluate(self.model, self.task) if self.world.rank == 0 else math.nan)
+        p.history.append({"step": p.step, "epoch": p.epoch,
+                          "train_loss": p.loss_sum / p.loss_count if p.loss_count else math.nan,
+                          "val_loss": val, "lr": self.lr, "seconds": round(self.elapsed(), 3)})
+        p.loss_sum, p.loss_count = 0.0, 0
+        if not math.isfinite(val):
+            self.diverge(f"the validation loss is {val}")
+        if val < p.best_val:
+            p.best_val, p.bad_evals, self.best = val, 0, _copy(self.model.state_dict())
+        else:
+            p.bad_evals += 1
+        if self.run_dir is not None and self.world.rank == 0:
+            self.save(_get_rng(self.world.device))
+            write_history_csv(self.run_dir / "history.csv", p.history)
+        self.bar.set_postfix(_postfix(self.task, p, val, self.elapsed()), refresh=False)
+        return self.config.patience is not None and p.bad_evals >= self.config.patience
+
+    def diverge(self, what: str) -> None:
+        """Stop: put the best weights back, leave the last good checkpoint, raise TrainingDiverged."""
+        p, run_dir = self.p, self.run_dir
+        self.model.load_state_dict(self.best)
+        if p.history and math.isfinite(p.best_val):
+            kept = f"restored the best weights (val loss {p.best_val:.6g})"
+        else:
+            kept = "restored the initial weights (nothing was evaluated yet)"
+        checkpoint_dir = run_dir / "checkpoint" if run_dir is not None else None
+        if checkpoint_dir is not None and (checkpoint_dir / ckpt.META_FILE).is_file():
+            kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try `resume` with a lower `lr`)"
+        raise TrainingDiverged(f"train: training diverged: {what}; {kept}", p.step, checkpoint_dir)
+
+    def save(self, rng: dict[str, Tensor]) -> None:
+        """Write run_dir/checkpoint/ (see module docstring: what exact resume needs).
+
+        Tensors: ``model.*`` (weights now), ``best.*`` (weights of the best evaluation), ``optimizer.*`` (AdamW
+        moments and step counts), ``state.*`` (the carried recurrent state), ``rng.torch`` / ``rng.cuda``
+        (global RNGs at the step boundary), ``rng.generator`` (the batch generator at the start of the epoch).
+        Meta: the :class:`_Progress` counters (step, epoch, position, best_val, bad_evals, loss_sum/count,
+        history), ``seconds`` trained so far, the JSON skeletons of optimizer and state, and the TrainConfig.
+        There is no scheduler state: :func:`get_lr` is a function of the step (and of the elapsed time for
+        ``minutes``).
+        """
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"best.{k}": v for k, v in self.best.items()})
+        tensors.update(rng)
+        tensors["rng.generator"] = self.epoch_generator_state
+        meta = dataclasses.asdict(self.p) | {
+            "format": 1,
+            "seconds": self.elapsed(),
+            "optimizer": ckpt.flatten(self.optimizer.state_dict(), "optimizer", tensors),
+            "state": ckpt.flatten(self.state, "state", tensors),
+            "config": dataclasses.asdict(self.config),
+        }
+        ckpt.save_checkpoint(self.run_dir / "checkpoint", tensors, meta)
+
+    def interrupted(self) -> TrainingInterrupted:
+        """After Ctrl-C: rank 0 saves the checkpoint of the step boundary; the ranks part; what to raise."""
+        self.bar.close()
+        self.net = None  # the DDP wrapper goes while the process group is alive
+        checkpoint_dir = None
+        if self.run_dir is not None:
+            checkpoint_dir = self.run_dir / "checkpoint"
+            if self.world.rank == 0:
+                self.save(self.rng)
+        self.world.finish(barrier=self.agreed)
+        where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
+        return TrainingInterrupted(f"train: interrupted at step {self.p.step}; {where}", checkpoint_dir,
+                                   self.run_dir)
+
+    def close(self, barrier: bool) -> None:
+        self.bar.close()
+        self.world.finish(barrier=barrier)
+
+    def finish(self, stopped: str) -> TrainResult:
+        """The best weights back in the model, the ranks parted, what happened."""
+        self.bar.close()
+        self.model.load_state_dict(self.best)
+        self.world.finish(barrier=True)
+        p = self.p
+        return TrainResult(history=p.history, best_val=p.best_val, steps=p.step, epochs=p.epoch,
+                           seconds=self.elapsed(), stopped=stopped)
 
 
 _END = object()  # marks the end of an epoch's batches
@@ -425,45 +501,6 @@ def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
     torch.set_rng_state(rng["rng.torch"])
     if device.type == "cuda" and "rng.cuda" in rng:
         torch.cuda.set_rng_state(rng["rng.cuda"], device)
-
-
-def _diverge(model: nn.Module, best: dict, p: _Progress, run_dir: Path | None, what: str) -> None:
-    """Stop: put the best weights back, leave the last good checkpoint, raise TrainingDiverged."""
-    model.load_state_dict(best)
-    if p.history and math.isfinite(p.best_val):
-        kept = f"restored the best weights (val loss {p.best_val:.6g})"
-    else:
-        kept = "restored the initial weights (nothing was evaluated yet)"
-    checkpoint_dir = run_dir / "checkpoint" if run_dir is not None else None
-    if checkpoint_dir is not None and (checkpoint_dir / ckpt.META_FILE).is_file():
-        kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try --resume with a lower --lr)"
-    raise TrainingDiverged(f"train: training diverged: {what}; {kept}", p.step, checkpoint_dir)
-
-
-def _save(run_dir: Path, model: nn.Module, best: dict, optimizer: torch.optim.Optimizer, state: Any,
-          p: _Progress, rng: dict[str, Tensor], epoch_generator_state: Tensor, config: TrainConfig,
-          seconds: float) -> None:
-    """Write run_dir/checkpoint/ (see module docstring: what exact resume needs).
-
-    Tensors: ``model.*`` (weights now), ``best.*`` (weights of the best evaluation), ``optimizer.*`` (AdamW
-    moments and step counts), ``state.*`` (the carried recurrent state), ``rng.torch`` / ``rng.cuda`` (global
-    RNGs at the step boundary), ``rng.generator`` (the batch generator at the start of the epoch). Meta: the
-    :class:`_Progress` counters (step, epoch, position, best_val, bad_evals, loss_sum/count, history),
-    ``seconds`` trained so far, the JSON skeletons of optimizer and state, and the TrainConfig. There is no
-    scheduler state: :func:`get_lr` is a function of the step (and of the elapsed time for ``minutes``).
-    """
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    tensors.update({f"best.{k}": v for k, v in best.items()})
-    tensors.update(rng)
-    tensors["rng.generator"] = epoch_generator_state
-    meta = dataclasses.asdict(p) | {
-        "format": 1,
-        "seconds": seconds,
-        "optimizer": ckpt.flatten(optimizer.state_dict(), "optimizer", tensors),
-        "state": ckpt.flatten(state, "state", tensors),
-        "config": dataclasses.asdict(config),
-    }
-    ckpt.save_checkpoint(run_dir / "checkpoint", tensors, meta)
 
 
 def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):

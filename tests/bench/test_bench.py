@@ -78,6 +78,7 @@ def test_cli_cuda_without_a_gpu_is_one_line_and_exit_2(capsys):
     assert "no CUDA device is available" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~50 s on an idle 2-core machine: it loads (or compiles) the numba sampler
 def test_sample_rows_time_three_ways_of_drawing_the_same_text(monkeypatch):
     from rnnlab.bench import sample
 

@@ -38,7 +38,8 @@ def test_airline_dates_and_description_line():
 
 def test_builtin_series_reject_other_columns():
     assert sd.load("airline", column="passengers", time_column="month").name == "passengers"
-    with pytest.raises(ValueError, match="unknown column 'x' for the built-in 'airline'; columns are: month, passengers"):
+    with pytest.raises(ValueError, match="unknown column 'x' for the built-in 'airline'; "
+                                         "columns are: month, passengers"):
         sd.load("airline", column="x")
     with pytest.raises(ValueError, match="unknown column 'v' for the built-in 'sine'"):
         sd.load("sine", column="v")

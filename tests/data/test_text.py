@@ -72,7 +72,8 @@ def test_decode_error_says_where(tmp_path, monkeypatch, chunk):
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         offset = e.start  # the oracle: Python's own decoder on the whole file
-    with pytest.raises(ValueError, match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*--encoding"):
+    with pytest.raises(ValueError,
+                       match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*--encoding"):
         Corpus.build(path, out=tmp_path / "out" / "corpus.bin")
     assert not (tmp_path / "out").exists()  # nothing written
     assert Corpus.build(path, encoding="latin-1").vocab.decode(Corpus.build(path, encoding="latin-1").ids) == \

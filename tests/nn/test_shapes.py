@@ -36,12 +36,14 @@ def test_features_in_the_wrong_dimension_hint_a_transpose():
 
 
 def test_wrong_number_of_dimensions():
-    with pytest.raises(ValueError, match=r"RNN: input must have 2 dimensions .* got 4 dimensions with shape \(1, 2, 3, 4\)"):
+    with pytest.raises(ValueError,
+                       match=r"RNN: input must have 2 dimensions .* got 4 dimensions with shape \(1, 2, 3, 4\)"):
         rnn.RNN(4, 4)(torch.zeros(1, 2, 3, 4))
 
 
 def test_wrong_state_for_layers_and_directions():
-    with pytest.raises(ValueError, match=r"h0 has shape \(1, 2, 4\) but expected \(4, 2, 4\).*num_layers \* num_directions=4"):
+    with pytest.raises(ValueError,
+                       match=r"h0 has shape \(1, 2, 4\) but expected \(4, 2, 4\).*num_layers \* num_directions=4"):
         rnn.RNN(3, 4, num_layers=2, bidirectional=True)(torch.zeros(5, 2, 3), torch.zeros(1, 2, 4))
 
 

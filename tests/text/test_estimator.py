@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnnlab.text import estimator as text
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
 from rnnlab.text.generate import Stepper
@@ -203,34 +202,6 @@ def test_init_stores_only_and_rejects_unknown_settings():
         CharModel(hidden=3)
 
 
-@pytest.mark.slow
-def test_fit_writes_the_run_directory_and_loads_back(tmp_path):
-    run = tmp_path / "run"
-    m = CharModel(**SMALL).fit(TEXT, steps=8, run_dir=run)
-    assert m is not None and m.vocab_.chars == sorted(set(TEXT))
-    for name in ("config.json", "model.safetensors", "metrics.json", "history.csv", "samples.txt", "report.html",
-                 "loss.png", "corpus.bin"):
-        assert (run / name).is_file(), name
-    assert (run / "checkpoint").is_dir()
-    metrics = json.loads((run / "metrics.json").read_text())
-    for key in ("task", "val_loss", "val_bpc", "test_bpc", "train_seconds", "steps", "chars_per_second"):
-        assert key in metrics
-    assert metrics["task"] == "text" and metrics["steps"] == 8
-    assert metrics["val_bpc"] == pytest.approx(metrics["val_loss"] / math.log(2))
-    val = m.corpus_.vocab.decode(m.corpus_.part("val"))
-    assert metrics["val_loss"] == pytest.approx(m.evaluate(val)["loss"], rel=1e-5)
-    config = json.loads((run / "config.json").read_text())
-    assert config["task"] == "text" and config["vocab"] == m.vocab_.chars
-    assert config["config"]["data"] == "<string>"  # a name, not the text
-    samples = (run / "samples.txt").read_text()
-    assert all(f"temperature {t}" in samples for t in (0.5, 0.8, 1.0))
-    rows = (run / "history.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2  # header + evaluations at steps 4 and 8
-    loaded = CharModel.load(run)
-    assert loaded.sample(60, prime="the ", seed=2) == m.sample(60, prime="the ", seed=2)
-    assert loaded.metrics_["val_loss"] == metrics["val_loss"]
-
-
 def test_load_refuses_other_run_directories(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"task": "forecast"}))
     with pytest.raises(ValueError, match="holds a forecast model, not a character model; use rnnlab predict"):
@@ -249,34 +220,3 @@ def test_bad_input_writes_nothing(tmp_path):
     with pytest.raises(ValueError, match="lr must be > 0"):
         CharModel(**SMALL, lr=-1.0).fit(TEXT, steps=2, run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-@pytest.mark.slow
-def test_resume_after_interrupt_matches_uninterrupted(tmp_path, monkeypatch):
-    full = CharModel(**SMALL).fit(TEXT, steps=8, run_dir=tmp_path / "full")
-    calls = {"n": 0}
-    original = text.TextTask.loss
-
-    def interrupted_loss(self, model, batch, state):
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return original(self, model, batch, state)
-
-    monkeypatch.setattr(text.TextTask, "loss", interrupted_loss)
-    with pytest.raises(KeyboardInterrupt):
-        CharModel(**SMALL).fit(TEXT, steps=8, run_dir=tmp_path / "cut")
-    monkeypatch.setattr(text.TextTask, "loss", original)
-    resumed = CharModel.resume(tmp_path / "cut")
-    for key, value in full.model_.state_dict().items():
-        torch.testing.assert_close(resumed.model_.state_dict()[key], value, rtol=0, atol=0)
-    assert resumed.metrics_["steps"] == 8
-
-
-def test_load_refuses_an_incomplete_config(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"task": "text", "config": {}}))
-    with pytest.raises(ValueError, match="config.json is incomplete: no vocab"):
-        CharModel.load(tmp_path)
-    with pytest.raises(ValueError, match="encoded corpus not found"):
-        (tmp_path / "config.json").write_text(json.dumps({"task": "text", "config": {}, "vocab": ["a", "b"]}))
-        CharModel.resume(tmp_path)

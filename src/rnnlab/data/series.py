@@ -363,7 +363,8 @@ class Scaler:
 
     @classmethod
     def fit(cls, values: np.ndarray, transform: str = "auto") -> "Scaler":
-        """Fit on training values. ``transform``: ``"auto"`` (log when every value is positive), ``"log"``, ``"none"``."""
+        """Fit on training values. ``transform``: ``"auto"`` (log when every value is positive), ``"log"``,
+        ``"none"``."""
         if transform not in ("auto", "log", "none"):
             raise ValueError(f"forecast: transform must be 'auto', 'log' or 'none', got {transform!r}")
         positive = bool(np.all(values > 0))

@@ -167,7 +167,7 @@ class GradientFlow:
         return "\n".join(lines)
 
     def save(self, run_dir) -> Path:
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = ("Each curve is the size of the gradient of the loss (read at the last step T) with respect to "
@@ -182,7 +182,7 @@ class GradientFlow:
 
 def gradient_flow(config: GradientsConfig = GradientsConfig()) -> GradientFlow:
     """Measure ``‖∂L/∂h_{T-k}‖`` for each cell at initialisation and after training on delayed recall."""
-    from rnnlab.train import resolve_device
+    from rnnlab.distributed import resolve_device
 
     for cell in config.cells:
         if cell not in CELLS:

@@ -93,7 +93,7 @@ class HiddenStates:
         return "\n".join([f"hidden states of {self.source}", *self.shapes])
 
     def save(self, run_dir, config: dict | None = None):
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = ("Each heat map shows one layer's hidden state h_t: one column per time step, one row per unit. "

@@ -137,7 +137,7 @@ class LookbackEffect:
                 "the turns.)")
 
     def save(self, run_dir):
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = ("The lesson's sine model (a vanilla RNN, hidden 20) trained on windows of 1, 2, 5, 10 and 20 past "

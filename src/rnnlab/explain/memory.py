@@ -98,7 +98,7 @@ class MemoryHorizon:
         return "\n".join(lines)
 
     def save(self, run_dir):
-        from rnnlab.explain.rundir import write_run
+        from rnnlab.rundir import write_run
         from rnnlab.report import Section
 
         text = (f"Each model sees a symbol (one of {self.config.num_symbols}), then `delay` blank steps, then a "
@@ -112,7 +112,7 @@ class MemoryHorizon:
 
 def memory_horizon(config: MemoryConfig = MemoryConfig()) -> MemoryHorizon:
     """Train each cell at each delay with the same budget; score recall on held-out sequences."""
-    from rnnlab.train import resolve_device
+    from rnnlab.distributed import resolve_device
 
     for cell in config.cells:
         if cell not in CELLS:

@@ -210,7 +210,7 @@ class Forecaster:
         Raises:
             ValueError: bad settings, or a series too short, constant, non-numeric or with gaps.
         """
-        from rnnlab import train
+        from rnnlab import distributed, train
 
         series = sd.as_series(series, target=target, fill=fill)
         sizes = resolve_sizes(self, series)
@@ -233,7 +233,7 @@ class Forecaster:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
-        self.model_.to(train.resolve_device(self.device))
+        self.model_.to(distributed.resolve_device(self.device))
         task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size)
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
@@ -346,24 +346,24 @@ class Forecaster:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` (``{"task": "forecast", "forecaster": state}``) and ``model.safetensors``."""
-        from rnnlab import checkpoint
+        from rnnlab import checkpoint, rundir
 
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "config.json"
-        config = checkpoint.read_run_config(directory) if path.is_file() else {}
+        config = rundir.read_run_config(directory) if path.is_file() else {}
         config.update({"task": "forecast", "forecaster": self.state_dict()})
         checkpoint.save_weights(directory / "model.safetensors", self.model_.state_dict())
-        checkpoint.atomic_write_json(path, config)
+        rundir.atomic_write_json(path, config)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> "Forecaster":
         """A fitted Forecaster from a directory written by :meth:`save` (or ``rnnlab forecast``)."""
-        from rnnlab import checkpoint
+        from rnnlab import checkpoint, rundir
 
-        config = checkpoint.read_run_config(directory)
+        config = rundir.read_run_config(directory)
         state = config.get("forecaster")
         if config.get("task") != "forecast" or state is None:
             raise ValueError(f"forecast: {directory} holds no saved forecaster (task {config.get('task')!r})")

@@ -18,7 +18,7 @@ Symbols: ``S`` series, ``L`` lookback, ``H`` horizon.
 Example:
     >>> from rnnlab.data.synthetic import seasonal_panel
     >>> panel = seasonal_panel(20, 60, seed=0)
-    >>> f = PanelForecaster(horizon=6, lookback=12, epochs=2, quiet=True, device="cpu").fit(panel)
+    >>> f = PanelForecaster(horizon=6, lookback=12, epochs=2, batches_per_epoch=2, quiet=True, device="cpu").fit(panel)
     >>> f.predict().shape
     (120, 3)
 """
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
@@ -126,7 +127,7 @@ class PanelForecaster:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(as_tensor(linear.weight.T))
                 self.model_.skip.bias.copy_(as_tensor(linear.bias))
-        self.model_.to(train.resolve_device(c.device))
+        self.model_.to(distributed.resolve_device(c.device))
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(c), run_dir=run_dir, resume=resume)
         self.model_.eval()
@@ -198,7 +199,7 @@ class PanelForecaster:
         model = self._origin_forecasts(full, origins)
         base = baselines.panel_baselines(full, origins, self.horizon_, self.season_, self.lookback_,
                                          self.config.transform)
-        frame = _long(test, np.concatenate(test_values(test)), None, "actual")
+        frame = _long(test, np.concatenate(_test_values(test)), None, "actual")
         frame["model"] = np.concatenate([_cut(model[i], test.lengths[i]) for i in range(len(test))])
         for name, forecasts in base.items():
             frame[name] = np.concatenate([_cut(forecasts[i], test.lengths[i]) for i in range(len(test))])
@@ -235,7 +236,8 @@ class PanelForecaster:
         return panel_files.load(cls, Path(directory))
 
 
-def test_values(test: Panel) -> list[np.ndarray]:
+def _test_values(test: Panel) -> list[np.ndarray]:
+    """Each series' values as float64 arrays."""
     return [test.values[a:b].astype(np.float64) for a, b in zip(test.offsets[:-1], test.offsets[1:])]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnlab import checkpoint
+from rnnlab import checkpoint, rundir
 from rnnlab.config import resolve
 from rnnlab.data.panel import Panel
 from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet
@@ -39,15 +39,15 @@ def save(f, directory: Path) -> Path:
         for i, name in enumerate(p.ids):
             f.forecasters_[name].save(directory / "series" / str(i))
     path = directory / "config.json"
-    config = checkpoint.read_run_config(directory) if path.is_file() else {}
+    config = rundir.read_run_config(directory) if path.is_file() else {}
     config.update({"task": "forecast", "panel": state})
-    checkpoint.atomic_write_json(path, config)
+    rundir.atomic_write_json(path, config)
     return directory
 
 
 def load(cls, directory: Path):
     """The PanelForecaster saved in ``directory``."""
-    config = checkpoint.read_run_config(directory)
+    config = rundir.read_run_config(directory)
     state = config.get("panel")
     if config.get("task") != "forecast" or state is None:
         raise ValueError(f"forecast: {directory} holds no saved panel forecaster (task {config.get('task')!r})")

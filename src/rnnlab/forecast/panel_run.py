@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnlab import checkpoint
+from rnnlab import distributed, rundir
 from rnnlab.config import to_dict
 from rnnlab.data.panel import Panel, read_panel_csv
 from rnnlab.forecast.estimator import ForecastConfig
@@ -60,9 +60,8 @@ def prepare(config: ForecastConfig) -> tuple[Panel, dict]:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
     forecaster.check_lengths(panel, sizes, test_size)
     from rnnlab.forecast.estimator import train_config
-    from rnnlab.train import resolve_device
 
-    resolve_device(config.device)
+    distributed.resolve_device(config.device)
     train_config(config)
     return panel, {**sizes, "test_size": int(test_size)}
 
@@ -72,11 +71,9 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
     panel, sizes = prepare(config)
     info = panel.describe()
     if writer and not resume:
-        from rnnlab.forecast.run import versions
-
         run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write_json(run_dir / "config.json", {
-            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+        rundir.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
     history, test = panel.split(sizes["test_size"])
     forecaster = PanelForecaster(config).fit(history, run_dir=run_dir if sizes["mode"] == "global" else None,
                                              resume=resume)
@@ -91,11 +88,11 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
              *({"model": name, **summary[name]} for name in BASELINES)]
     if writer:
         forecaster.save(run_dir)
-        checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
-        checkpoint.atomic_write_text(run_dir / "series_metrics.csv", series_metrics.to_csv(index=False))
-        checkpoint.atomic_write_text(run_dir / "test_forecasts.csv", frame.to_csv(index=False))
+        rundir.atomic_write_json(run_dir / "metrics.json", metrics)
+        rundir.atomic_write_text(run_dir / "series_metrics.csv", series_metrics.to_csv(index=False))
+        rundir.atomic_write_text(run_dir / "test_forecasts.csv", frame.to_csv(index=False))
         if forecaster.result_ is not None:
-            checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+            rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
         from rnnlab.forecast.panel_report import write_report
 
         write_report(run_dir, config, panel, history, frame, series_metrics, metrics, table, forecaster)

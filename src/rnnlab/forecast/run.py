@@ -14,16 +14,13 @@ training the forecaster's state), ``model.safetensors``, ``metrics.json``, ``his
 from __future__ import annotations
 
 import math
-import os
-import platform
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from rnnlab import checkpoint
+from rnnlab import distributed, rundir
 from rnnlab.config import resolve, to_dict
 from rnnlab.data import series as sd
 from rnnlab.forecast import panel_run
@@ -58,9 +55,7 @@ def prepare(config: ForecastConfig) -> tuple[pd.Series, dict]:
         raise ValueError(f"forecast: test_size must be >= 1, got {test_size}")
     sd.split_sizes(len(series), sizes["lookback"], sizes["horizon"], test_size, sizes["val_size"])
     sd.check_not_constant(series)
-    from rnnlab.train import resolve_device
-
-    resolve_device(config.device)
+    distributed.resolve_device(config.device)
     train_config(config)
     return series, {**sizes, "test_size": int(test_size)}
 
@@ -91,11 +86,11 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
 def _run_dir(config: ForecastConfig, out, resume) -> tuple[ForecastConfig, Path]:
     """The settings and the directory of the run: a new one, or the one ``resume`` continues."""
     if resume is not None:
-        stored = checkpoint.read_run_config(resume)
+        stored = rundir.read_run_config(resume)
         if stored.get("task") != "forecast":
             raise ValueError(f"forecast: {resume} is not a forecast run (task {stored.get('task')!r})")
         return replace(resolve(ForecastConfig, stored["config"]), quiet=config.quiet), Path(resume)
-    run_dir = checkpoint.new_run_dir("forecast", out)
+    run_dir = rundir.new_run_dir("forecast", out)
     if _rank() == 0 and run_dir.exists() and any(run_dir.iterdir()):  # other ranks: rank 0 may have begun
         raise ValueError(f"forecast: run directory {run_dir} already exists and is not empty; "
                          f"choose another --out or continue it with --resume")
@@ -110,8 +105,8 @@ def _run_series(config: ForecastConfig, run_dir: Path, resume: bool, writer: boo
     info = sd.describe(series)
     if writer and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write_json(run_dir / "config.json", {
-            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": versions()})
+        rundir.atomic_write_json(run_dir / "config.json", {
+            "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
     forecaster.fit(history, run_dir=run_dir, resume=resume)
     frame = forecaster.backtest(test)
@@ -129,28 +124,18 @@ def _run_series(config: ForecastConfig, run_dir: Path, resume: bool, writer: boo
     forecaster.append(test)
     if writer:
         forecaster.save(run_dir)
-        checkpoint.atomic_write_json(run_dir / "metrics.json", metrics)
-        checkpoint.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
+        rundir.atomic_write_json(run_dir / "metrics.json", metrics)
+        rundir.write_history_csv(run_dir / "history.csv", forecaster.result_.history)
         long = frame.rename_axis("time").reset_index()
         long.insert(0, "id", str(series.name))
-        checkpoint.atomic_write_text(run_dir / "test_forecasts.csv", long.to_csv(index=False))
+        rundir.atomic_write_text(run_dir / "test_forecasts.csv", long.to_csv(index=False))
         write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
 
 def _rank() -> int:
     """This process's rank under torchrun (0 otherwise); only rank 0 writes the run directory."""
-    return int(os.environ.get("RANK", "0"))
-
-
-def versions() -> dict:
-    """The library versions a run was made with."""
-    import torch
-
-    from rnnlab import __version__
-
-    return {"rnnlab": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "pandas": pd.__version__}
+    return distributed.rank()
 
 
 def format_table(rows: list[dict]) -> str:
@@ -272,7 +257,7 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
     Returns:
         One series: a ``pandas.Series`` of the forecasts. A panel: a long frame ``id, time, forecast``.
     """
-    stored = checkpoint.read_run_config(model_dir)
+    stored = rundir.read_run_config(model_dir)
     settings = stored.get("config", {})
     if "panel" in stored:
         from rnnlab.data.panel import read_panel_csv

@@ -53,7 +53,8 @@ class RNNCellBase(nn.Module):
         return s
 
     def _prepare(self, x: Tensor, states: tuple[Tensor | None, ...]) -> tuple[Tensor, list[Tensor], bool]:
-        """Check ``x`` ``(N, H_in)`` or ``(H_in,)`` and each state ``(N, H)`` or ``(H,)``; batch them; zeros for None."""
+        """Check ``x`` ``(N, H_in)`` or ``(H_in,)`` and each state ``(N, H)`` or ``(H,)``; batch them; zeros
+        for None."""
         name = type(self).__name__
         if x.dim() not in (1, 2):
             raise ValueError(

@@ -5,9 +5,9 @@ the shared loop :func:`rnnlab.train.fit` with truncated backpropagation through 
 contiguous streams of the training split, ``seq_len`` characters per chunk, the state carried from chunk
 to chunk and detached. Loss is in nats per character; bits per character are nats / ln 2.
 
-A run directory (``run_dir``) receives ``config.json`` (settings, vocabulary, data description,
-versions), ``model.safetensors``, ``metrics.json``, ``history.csv``, ``samples.txt``, ``report.html`` with
-its figure, ``checkpoint/`` and ``corpus.bin`` (the encoded text, so that ``--resume`` needs nothing else).
+The estimator writes no run directory (:mod:`rnnlab.text.run` does, for ``rnnlab text``): :meth:`CharModel.fit`
+only passes ``run_dir`` on to the training loop, which keeps its checkpoint there; :meth:`CharModel.save`
+writes the model's two files.
 
 Example:
     >>> m = CharModel(hidden_size=32, num_layers=1, batch_size=4, seq_len=16, quiet=True)
@@ -21,8 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -31,13 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rnnlab import checkpoint, config as cfg
-from rnnlab.data.text import BUILTIN, SPLIT, Corpus, Vocab, stream_batches
+from rnnlab import checkpoint, distributed, rundir, train
+from rnnlab import config as cfg
+from rnnlab.data.text import BUILTIN, Corpus, Vocab, stream_batches
 from rnnlab.models import CharLM
 from rnnlab.text.generate import Stepper
 
-DEFAULT_MINUTES = 2.0  # budget when neither steps nor minutes is given
-SAMPLE_TEMPERATURES = (0.5, 0.8, 1.0)  # samples.txt and the report
 LN2 = math.log(2.0)
 
 
@@ -63,7 +60,8 @@ class TextConfig:
     weight_decay: float = 0.0  # AdamW decay
     clip: float | None = 5.0  # max gradient norm
     steps: int | None = None  # optimizer updates; with minutes, whichever ends first
-    minutes: float | None = None  # wall-clock budget; neither steps nor minutes: DEFAULT_MINUTES
+    minutes: float | None = None  # wall-clock budget; neither steps nor minutes: default_minutes
+    default_minutes: float = 2.0  # the budget when neither steps nor minutes is given
     eval_every: int = 200  # steps between validations (and checkpoints)
     eval_chars: int | None = 1_000_000  # characters of the validation split read at each periodic validation
     patience: int | None = None  # validations without improvement before stopping; None: never
@@ -137,8 +135,8 @@ class CharModel:
 
     ``__init__`` only stores settings (any field of :class:`TextConfig`); :meth:`fit` reads the text,
     builds the vocabulary and the network, trains, and sets the learned attributes: ``vocab_``
-    (:class:`~rnnlab.data.text.Vocab`), ``model_`` (:class:`~rnnlab.models.CharLM`, on the CPU),
-    ``history_``, ``metrics_``, ``samples_``.
+    (:class:`~rnnlab.data.text.Vocab`), ``corpus_``, ``model_`` (:class:`~rnnlab.models.CharLM`, on the CPU),
+    ``result_`` (the training loop's record, its ``history`` one row per evaluation) and ``metrics_``.
 
     Args:
         config: a :class:`TextConfig` to start from (default: its defaults).
@@ -154,74 +152,73 @@ class CharModel:
 
     # ------------------------------------------------------------ training
 
-    def fit(self, data: str | Path | None = None, steps: int | None = None, minutes: float | None = None,
+    def fit(self, data: str | Path | Corpus | None = None, steps: int | None = None, minutes: float | None = None,
             run_dir: str | Path | None = None, resume: bool = False) -> "CharModel":
-        """Train on ``data`` (text, a file path, ``"-"`` for stdin, ``"python-stdlib"``; default ``config.data``).
+        """Train on ``data`` (text, a file path, ``"-"`` for stdin, ``"python-stdlib"``, or an encoded
+        :class:`~rnnlab.data.text.Corpus`; default ``config.data``).
 
         Args:
             data: see :meth:`rnnlab.data.text.Corpus.build` for how a string is read.
-            steps, minutes: the budget (override the config); neither anywhere: ``DEFAULT_MINUTES``.
-            run_dir: write the run directory here (see the module docstring).
-            resume: continue the interrupted run in ``run_dir`` exactly (its config and corpus are used).
+            steps, minutes: the budget (override the config); neither anywhere: ``config.default_minutes``.
+            run_dir: where training keeps its checkpoint (``run_dir/checkpoint/``); nothing else is written.
+            resume: continue from that checkpoint exactly (with the same data and settings).
 
         Returns:
-            ``self``.
-        """
-        from rnnlab import train
+            ``self``, with ``vocab_``, ``corpus_``, ``model_`` (on the CPU), ``result_`` (the training
+            loop's :class:`~rnnlab.train.TrainResult`) and ``metrics_`` (validation and test bits per char).
 
-        if resume:
-            if run_dir is None:
-                raise ValueError("text: resume needs the run directory")
-            stored = checkpoint.read_run_config(run_dir)
-            _check_task(stored, run_dir)
-            self.config = c = cfg.resolve(TextConfig, stored["config"], {"quiet": self.config.quiet or None})
-            data = stored.get("data") or {}
-            corpus = Corpus.open(Path(run_dir) / "corpus.bin", Vocab(stored["vocab"]), data.get("source", ""),
-                                 tuple(data.get("split", SPLIT)))
-        else:
-            c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
-            if c.steps is None and c.minutes is None:
-                c = dataclasses.replace(c, minutes=DEFAULT_MINUTES)
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        train_config = _train_config(c)  # settings are checked before any file is written
-        device = train.resolve_device(c.device)
-        if not resume:
-            out = None if run_dir is None else Path(run_dir) / "corpus.bin"
-            source = data if data is not None else c.data if c.data in ("-", *BUILTIN) else Path(c.data)
-            corpus = _checked_corpus(source, c, out, world_size)  # config.data names a file, never holds text
-            self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
-        corpus.check(c.batch_size, c.seq_len, world_size)
+        Raises:
+            ValueError: a bad setting or text, before anything is written.
+        """
+        c = self.resolved(steps, minutes)
+        train_config, device = _checked(c)  # every setting is checked before any file is written
+        corpus = data if isinstance(data, Corpus) else self.build_corpus(data)
+        self.config = c = dataclasses.replace(c, data=corpus.source)  # a name, never the text itself
+        corpus.check(c.batch_size, c.seq_len, distributed.world_size())
         torch.manual_seed(c.seed)
-        model = CharLM(corpus.vocab.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, c.dropout,
-                       c.engine).to(device)
+        model = _network(corpus.vocab.size, c, c.dropout).to(device)
         self.vocab_, self.corpus_ = corpus.vocab, corpus
-        if run_dir is not None and not resume and _is_rank0():
-            checkpoint.atomic_write_json(Path(run_dir) / "config.json", self._config_json(corpus))
-        task = TextTask(corpus, c)
-        result = train.fit(model, task, train_config, run_dir=None if run_dir is None else Path(run_dir),
-                           resume=resume)
+        result = train.fit(model, TextTask(corpus, c), train_config, run_dir=run_dir, resume=resume)
+        self.model_, self.result_ = model, result
+        self.metrics_ = self._measure(result)
+        self.model_.cpu()
+        return self
+
+    def build_corpus(self, data: str | Path | None = None, out: str | Path | None = None) -> Corpus:
+        """Read and encode ``data`` (default ``config.data``) as :meth:`fit` would, into ``out`` (default: a
+        temporary file); a bad setting or text is a ``ValueError`` before anything is written."""
+        c = self.resolved()
+        _checked(c)
+        source = data if data is not None else c.data if c.data in ("-", *BUILTIN) else Path(c.data)
+        return Corpus.build(source, out=out, encoding=c.encoding, max_chars=c.max_chars,
+                            batches=(c.batch_size, c.seq_len, distributed.world_size()))
+
+    def resolved(self, steps: int | None = None, minutes: float | None = None) -> TextConfig:
+        """The settings :meth:`fit` trains with, given its budget (neither anywhere: ``default_minutes``)."""
+        c = cfg.resolve(TextConfig, cfg.to_dict(self.config), {"steps": steps, "minutes": minutes})
+        if c.steps is None and c.minutes is None:
+            c = dataclasses.replace(c, minutes=c.default_minutes)
+        return c
+
+    def get_params(self) -> dict:
+        """The settings (every field of :class:`TextConfig`), as scikit-learn's estimators give them."""
+        return cfg.to_dict(self.config)
+
+    def _measure(self, result) -> dict:
+        """``metrics.json``'s figures: validation and test loss of the fitted model, and the training's."""
+        c, corpus, model = self.config, self.corpus_, self.model_
+        device = next(model.parameters()).device
         model.eval()
         with torch.no_grad():
             val, _ = split_loss(model, corpus.part("val"), device)
             test, _ = split_loss(model, corpus.part("test"), device)
-        self.model_ = model.cpu()
-        self.history_ = result.history
-        chars = result.steps * c.batch_size * c.seq_len * world_size
-        self.metrics_ = {
+        chars = result.steps * c.batch_size * c.seq_len * distributed.world_size()
+        return {
             "task": "text", "val_loss": val, "val_bpc": val / LN2, "test_loss": test, "test_bpc": test / LN2,
             "train_seconds": result.seconds, "steps": result.steps,
             "chars_per_second": chars / max(result.seconds, 1e-9), "stopped": result.stopped,
             "vocab_size": corpus.vocab.size, "parameters": sum(p.numel() for p in model.parameters()),
         }
-        self.samples_ = {t: self.sample(400, temperature=t, seed=c.seed) for t in SAMPLE_TEMPERATURES}
-        if run_dir is not None and _is_rank0():
-            self._write_run(Path(run_dir))
-        return self
-
-    @classmethod
-    def resume(cls, run_dir: str | Path) -> "CharModel":
-        """Continue the interrupted run in ``run_dir`` exactly where its checkpoint left it."""
-        return cls().fit(run_dir=run_dir, resume=True)
 
     # ------------------------------------------------------------ using a fitted model
 
@@ -289,14 +286,15 @@ class CharModel:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.save_weights(run_dir / "model.safetensors", self.model_.state_dict())
-        checkpoint.atomic_write_json(run_dir / "config.json", self._config_json(getattr(self, "corpus_", None)))
+        rundir.atomic_write_json(run_dir / "config.json", config_json(self.config, self.vocab_,
+                                                                      getattr(self, "corpus_", None)))
         return run_dir
 
     @classmethod
     def load(cls, run_dir: str | Path) -> "CharModel":
-        """A fitted model from a run directory written by :meth:`fit` or :meth:`save`."""
-        stored = checkpoint.read_run_config(run_dir)
-        _check_task(stored, run_dir)
+        """A fitted model from a directory written by :meth:`save` (or ``rnnlab text``)."""
+        stored = rundir.read_run_config(run_dir)
+        check_task(stored, run_dir)
         weights = Path(run_dir) / "model.safetensors"
         if not weights.is_file():
             raise ValueError(f"text: {run_dir} has no model.safetensors (training did not finish; "
@@ -304,66 +302,41 @@ class CharModel:
         self = cls(cfg.resolve(TextConfig, stored["config"]))
         c = self.config
         self.vocab_ = Vocab(stored["vocab"])
-        self.model_ = CharLM(self.vocab_.size, c.embedding_size, c.hidden_size, c.num_layers, c.cell, 0.0,
-                             c.engine)
+        self.model_ = _network(self.vocab_.size, c, 0.0)
         checkpoint.load_state_into(self.model_, checkpoint.load_weights(weights), weights)
         self.metrics_ = _read_json(Path(run_dir) / "metrics.json")
         self.model_.eval()
         return self
-
-    def _config_json(self, corpus: Corpus | None) -> dict:
-        return {
-            "task": "text", "config": cfg.to_dict(self.config), "vocab": self.vocab_.chars,
-            "data": corpus.to_dict() if corpus is not None else None,
-            "versions": {"rnnlab": _version(), "torch": torch.__version__, "numpy": np.__version__,
-                         "python": platform.python_version()},
-        }
-
-    def _write_run(self, run_dir: Path) -> None:
-        from rnnlab import report
-
-        self.save(run_dir)
-        checkpoint.atomic_write_json(run_dir / "metrics.json", self.metrics_)
-        checkpoint.write_history_csv(run_dir / "history.csv", self.history_)
-        samples = "".join(f"--- temperature {t} ---\n{s}\n\n" for t, s in self.samples_.items())
-        checkpoint.atomic_write_text(run_dir / "samples.txt", samples)
-        m = self.metrics_
-        table = [{"split": "validation", "nats/char": round(m["val_loss"], 4), "bits/char": round(m["val_bpc"], 4)},
-                 {"split": "test", "nats/char": round(m["test_loss"], 4), "bits/char": round(m["test_bpc"], 4)}]
-        summary = (f"{self.corpus_.describe()}. {m['steps']} steps in {m['train_seconds']:.0f} s "
-                   f"({m['chars_per_second']:,.0f} chars/s), {m['parameters']:,} parameters, "
-                   f"{self.config.cell} {self.config.num_layers}x{self.config.hidden_size}.")
-        sections = [report.Section("Result", summary, table=table),
-                    report.Section("Loss curves", figures=[_loss_figure(self.history_, run_dir)])]
-        sections += [report.Section(f"Sample, temperature {t}", pre=s) for t, s in self.samples_.items()]
-        report.write_report(run_dir, "rnnlab text", sections)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
             raise ValueError("text: this CharModel is not fitted yet; call fit(text) or CharModel.load(run_dir)")
 
 
-def _train_config(c: TextConfig):
-    from rnnlab import train
-
-    return train.TrainConfig(
-        steps=c.steps, minutes=c.minutes, lr=c.lr, schedule=c.schedule, min_lr_ratio=c.min_lr_ratio,
-        warmup_steps=c.warmup_steps, weight_decay=c.weight_decay, clip=c.clip, eval_every=c.eval_every,
-        patience=c.patience, seed=c.seed, device=c.device, quiet=c.quiet)
+def config_json(config: TextConfig, vocab: Vocab, corpus: Corpus | None = None) -> dict:
+    """What a character model's ``config.json`` holds: the settings, the vocabulary, the data, the versions."""
+    return {"task": "text", "config": cfg.to_dict(config), "vocab": vocab.chars,
+            "data": corpus.to_dict() if corpus is not None else None, "versions": rundir.versions()}
 
 
-def _checked_corpus(source, c: TextConfig, out: Path | None, world_size: int) -> Corpus:
-    """Build the corpus; a bad setting is reported before any file is written."""
+def _network(vocab_size: int, c: TextConfig, dropout: float) -> CharLM:
+    return CharLM(vocab_size, embedding_size=c.embedding_size, hidden_size=c.hidden_size,
+                  num_layers=c.num_layers, cell=c.cell, dropout=dropout, engine=c.engine)
+
+
+def _checked(c: TextConfig):
+    """The training loop's settings and the device; a bad setting is a ``ValueError`` naming it."""
     if c.cell not in ("rnn", "lstm", "gru"):
         raise ValueError(f"text: unknown cell '{c.cell}'; choose one of rnn, lstm, gru")
     for name in ("hidden_size", "num_layers", "embedding_size", "seq_len", "batch_size", "eval_every"):
         if getattr(c, name) < 1:
             raise ValueError(f"text: {name} must be >= 1, got {getattr(c, name)}")
-    return Corpus.build(source, out=out, encoding=c.encoding, max_chars=c.max_chars,
-                        batches=(c.batch_size, c.seq_len, world_size))
+    # the training loop takes every setting TextConfig shares with TrainConfig (all but epochs)
+    return cfg.project(c, train.TrainConfig), distributed.resolve_device(c.device)
 
 
-def _check_task(stored: dict, run_dir) -> None:
+def check_task(stored: dict, run_dir) -> None:
+    """A ``ValueError`` unless ``stored`` (a ``config.json``) is a character model's."""
     task = stored.get("task")
     if task != "text":
         hint = "; use rnnlab predict" if task == "forecast" else ""
@@ -373,39 +346,8 @@ def _check_task(stored: dict, run_dir) -> None:
         raise ValueError(f"text: {run_dir}/config.json is incomplete: no {', '.join(missing)}")
 
 
-def _loss_figure(history: list[dict], run_dir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnlab import report
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [row["step"] for row in history]
-    for key, label in (("train_loss", "train"), ("val_loss", "validation")):
-        ax.plot(steps, [row[key] / LN2 if row.get(key) is not None else math.nan for row in history],
-                marker="o", ms=3, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("bits per character")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    return report.save_figure(fig, run_dir, "loss.png")
-
-
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def _is_rank0() -> bool:
-    """Rank 0 under torchrun (read from the environment: the process group may be gone by now), else True."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _version() -> str:
-    from rnnlab import __version__
-
-    return __version__

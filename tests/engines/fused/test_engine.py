@@ -64,7 +64,8 @@ def test_oracle_grid(cell, bias, batch_first, num_layers, bidirectional, dtype, 
     ours, theirs = _pair(cell, dtype, bias=bias, batch_first=batch_first, num_layers=num_layers,
                          bidirectional=bidirectional)
     x = torch.randn((BATCH, LENGTH, INPUT) if batch_first else (LENGTH, BATCH, INPUT), dtype=dtype)
-    assert_same_as_torch(ours, theirs, x, states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype), TOL[dtype])
+    assert_same_as_torch(ours, theirs, x, states(cell, num_layers * (2 if bidirectional else 1), BATCH, dtype),
+                         TOL[dtype])
     assert len(fused_calls) == num_layers * (2 if bidirectional else 1)  # every layer-direction, no fallback
 
 
@@ -86,8 +87,8 @@ def test_longer_wider_sequence_matches_torch(cell, dtype, fused_calls):
 @pytest.mark.parametrize("cell", CELLS)
 def test_unbatched_input_matches_torch(cell, fused_calls):
     ours, theirs = _pair(cell, torch.float64, num_layers=2, bidirectional=True)
-    assert_same_as_torch(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64), states(cell, 4, None, torch.float64),
-             1e-10)
+    assert_same_as_torch(ours, theirs, torch.randn(LENGTH, INPUT, dtype=torch.float64),
+                         states(cell, 4, None, torch.float64), 1e-10)
     assert len(fused_calls) == 4
 
 

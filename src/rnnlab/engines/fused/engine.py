@@ -150,8 +150,8 @@ _ADDRESSES: dict = {}
 
 
 def _address(key):
-    """The addresses the kernels take (BLAS: :mod:`rnnlab.engines.fused.blas`; OpenMP: :mod:`rnnlab.engines.fused.team`),
-    looked up once per process."""
+    """The addresses the kernels take (BLAS: :mod:`rnnlab.engines.fused.blas`; OpenMP:
+    :mod:`rnnlab.engines.fused.team`), looked up once per process."""
     address = _ADDRESSES.get(key)
     if address is None:
         from rnnlab.engines.fused import blas  # imports numba: only once the kernels are loaded

@@ -238,8 +238,9 @@ def _add_product(acc, h, w_t, gemm, scratch):
 
 @_jit
 def _serial_begin(threads):
-    """Where ``threads`` is the address of ``mkl_set_num_threads_local`` (:func:`rnnlab.engines.fused.blas.threads_address`),
-    set this thread's BLAS to one thread and return the earlier setting; 0 does nothing."""
+    """Where ``threads`` is the address of ``mkl_set_num_threads_local``
+    (:func:`rnnlab.engines.fused.blas.threads_address`), set this thread's BLAS to one thread and return the
+    earlier setting; 0 does nothing."""
     return call_int(threads, 1) if threads != 0 else 0
 
 
