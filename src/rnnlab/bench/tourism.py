@@ -80,6 +80,24 @@ def rnnlab_forecasts(ids: list, histories: list, tests: list, horizon: int, seas
     return {"forecasts": out, "fit_s": fit_s, "predict_s": predict_s}
 
 
+def fit_global(frequency: str, ids: list, histories: list, tests: list, horizon: int, season: int,
+               settings: dict) -> tuple[dict, dict]:
+    """:func:`rnnlab_forecasts` of the global model, and the settings it took.
+
+    Series too short to spare a validation window (Tourism yearly has series of 7 points, horizon 4) are a
+    ``ValueError`` of the panel; then the model is fitted without validation points (``val_size=0``), and
+    the settings returned say so.
+    """
+    try:
+        return rnnlab_forecasts(ids, histories, tests, horizon, season, settings), settings
+    except ValueError as e:
+        if "too short" not in str(e) or settings.get("val_size") == 0:
+            raise
+        print(f"  {frequency}: {e}; fitting without validation points (val_size=0)", flush=True)
+        settings = {**settings, "val_size": 0}
+        return rnnlab_forecasts(ids, histories, tests, horizon, season, settings), settings
+
+
 def peer_forecasts(ids: list, histories: list, horizon: int, season: int) -> dict | None:
     """AutoETS and AutoTheta (statsforecast, one core) on every series; None when it is not installed."""
     try:
@@ -115,9 +133,10 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
                          "series_mase": [round(float(v), 5) for v in s["mase"]]}
         return s
 
+    global_settings = {**settings, **args.settings, "mode": "global"}
     for seed in range(args.seeds):
-        result = rnnlab_forecasts(ids, histories, tests, horizon, season, {**settings, "mode": "global",
-                                                                             "seed": seed})
+        result, global_settings = fit_global(frequency, ids, histories, tests, horizon, season,
+                                             {**global_settings, "seed": seed})
         s = scores(histories, tests, result["forecasts"]["model"], season)
         seeds.append({"seed": seed, "mase": float(s["mase"].mean()), "smape": float(s["smape"].mean()),
                       "fit_s": result["fit_s"], "predict_s": result["predict_s"], "series_mase": s["mase"]})
@@ -129,6 +148,7 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
     stat = lambda key: (float(np.mean([r[key] for r in seeds])), float(np.std([r[key] for r in seeds])))  # noqa: E731
     methods["global"] = {"mase": stat("mase")[0], "mase_sd": stat("mase")[1], "smape": stat("smape")[0],
                          "smape_sd": stat("smape")[1], "fit_s": stat("fit_s")[0], "predict_s": stat("predict_s")[0],
+                         "settings": {k: v for k, v in global_settings.items() if k != "seed"},
                          "seeds": [{k: v for k, v in r.items() if k != "series_mase"} for r in seeds],
                          "series_mase": [round(float(v), 5) for v in np.mean([r["series_mase"] for r in seeds], 0)]}
 
@@ -181,6 +201,17 @@ def format_table(suites: dict) -> str:
     return "\n".join([fmt(header), *(fmt(line) for line in lines), note])
 
 
+def _setting(item: str) -> tuple[str, object]:
+    """``NAME=VALUE`` -> (name, value read as JSON where it parses: numbers, true/false, null; else text)."""
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        raise ValueError(f"bench forecast --suite tourism: --set takes NAME=VALUE, got {item!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rnnlab bench forecast --suite tourism",
                                      description=__doc__.splitlines()[0])
@@ -192,8 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-series", type=int, default=60, metavar="N",
                         help="fit one model per series on a seeded sample of N series (0: skip; default 60)")
     parser.add_argument("--no-peers", action="store_true", help="skip statsforecast's AutoETS and AutoTheta")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a global-model setting over the defaults (a ForecastConfig field), repeatable")
     parser.add_argument("--json", metavar="FILE", help="write the results here")
     args = parser.parse_args(argv)
+    args.settings = dict(_setting(item) for item in args.settings)
     frequencies = [f.strip() for f in args.frequencies.split(",") if f.strip()]
     unknown = [f for f in frequencies if f not in SUITES]
     if unknown:
