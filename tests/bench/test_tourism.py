@@ -81,3 +81,22 @@ def test_set_reads_numbers_and_words():
     assert tourism._setting("patience=null") == ("patience", None)
     with pytest.raises(ValueError, match="--set takes NAME=VALUE"):
         tourism._setting("hidden_size")
+
+
+def test_peers_cache_is_reused_only_for_the_same_series(tmp_path, monkeypatch):
+    calls = []
+
+    def peers(ids, histories, horizon, season):
+        calls.append(ids)
+        return {name: {"forecasts": np.full((len(ids), horizon), float(len(calls))), "fit_s": 2.5}
+                for name in tourism.PEERS}
+
+    monkeypatch.setattr(tourism, "peer_forecasts", peers)
+    path = str(tmp_path / "peers")
+    first = tourism.cached_peers(path, "yearly", ["a", "b"], [], 4, 1)
+    again = tourism.cached_peers(path, "yearly", ["a", "b"], [], 4, 1)
+    assert len(calls) == 1 and "cached" not in first["AutoETS"] and "cached" in again["AutoETS"]
+    np.testing.assert_array_equal(again["AutoTheta"]["forecasts"], first["AutoTheta"]["forecasts"])
+    assert again["AutoETS"]["fit_s"] == 2.5
+    other = tourism.cached_peers(path, "yearly", ["a", "c"], [], 4, 1)
+    assert len(calls) == 2 and "cached" not in other["AutoETS"]

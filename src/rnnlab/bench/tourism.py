@@ -120,6 +120,24 @@ def peer_forecasts(ids: list, histories: list, horizon: int, season: int) -> dic
     return out
 
 
+def cached_peers(path: str | None, frequency: str, ids: list, histories: list, horizon: int,
+                 season: int) -> dict | None:
+    """:func:`peer_forecasts`, read from ``path`` (an ``.npz``) when it holds these series, else computed (and
+    written there). The peers do not depend on rnnlab, so one computation serves later runs; the JSON says so."""
+    file = None if path is None else f"{path.removesuffix('.npz')}-{frequency}.npz"
+    if file and os.path.exists(file):
+        with np.load(file) as saved:
+            if list(saved["ids"]) == ids:
+                return {name: {"forecasts": saved[name], "fit_s": float(saved[f"{name}_fit_s"]),
+                               "cached": str(saved["date"])} for name in PEERS}
+    peers = peer_forecasts(ids, histories, horizon, season)
+    if file and peers:
+        np.savez(file, ids=np.array(ids), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 **{name: p["forecasts"] for name, p in peers.items()},
+                 **{f"{name}_fit_s": p["fit_s"] for name, p in peers.items()})
+    return peers
+
+
 def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
     """Every method on one frequency: per method, mean MASE / sMAPE over series, seconds, per-series MASE."""
     horizon, season = SUITES[frequency]
@@ -165,9 +183,10 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
         print(f"  {frequency}: per-series on {len(pick)} series: MASE {methods['per-series']['mase']:.3f}",
               flush=True)
 
-    peers = None if args.no_peers else peer_forecasts(ids, histories, horizon, season)
+    peers = None if args.no_peers else cached_peers(args.peers_cache, frequency, ids, histories, horizon, season)
     for name, result in (peers or {}).items():
-        record(name, result["forecasts"], fit_s=result["fit_s"])
+        record(name, result["forecasts"], fit_s=result["fit_s"], **({"cached": result["cached"]}
+                                                                   if "cached" in result else {}))
         print(f"  {frequency}: {name}: MASE {methods[name]['mase']:.3f}, fit {result['fit_s']:.1f} s", flush=True)
     snaive = np.array(methods["seasonal_naive"]["series_mase"])
     for entry in methods.values():
@@ -189,6 +208,8 @@ def format_table(suites: dict) -> str:
             mase = f"{m['mase']:.3f}" + (f" ± {m['mase_sd']:.3f}" if "mase_sd" in m else "")
             smape = f"{m['smape']:.2f}" + (f" ± {m['smape_sd']:.2f}" if "smape_sd" in m else "")
             label = name
+            if "cached" in m:
+                label = f"{name} (cached {m['cached']})"
             if "sample" in m:
                 label = f"{name} ({m['sample']} series; s.naive {m['sample_seasonal_naive_mase']:.3f})"
             beats = f"{m['beats_seasonal_naive']}/{suite['series']}" if "beats_seasonal_naive" in m else ""
@@ -223,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-series", type=int, default=60, metavar="N",
                         help="fit one model per series on a seeded sample of N series (0: skip; default 60)")
     parser.add_argument("--no-peers", action="store_true", help="skip statsforecast's AutoETS and AutoTheta")
+    parser.add_argument("--peers-cache", metavar="PATH",
+                        help="keep the peers' forecasts in PATH-<frequency>.npz and reuse them when present")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a global-model setting over the defaults (a ForecastConfig field), repeatable")
     parser.add_argument("--json", metavar="FILE", help="write the results here")
