@@ -204,9 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV text encoding (default utf-8), e.g. latin-1")
     p.add_argument("--mode", choices=("auto", "global", "local"), help="panel: one global network, or one model "
                                                                        "per series (default auto)")
-    p.add_argument("--scaling", choices=("mean", "last"), help="panel: each window divided by its mean or last")
-    p.add_argument("--loss", choices=("mae", "mse"), help="panel: training loss on the scaled windows")
-    p.add_argument("--batches-per-epoch", dest="batches_per_epoch", type=int, help="panel: batches per epoch")
+    p.add_argument("--batches-per-epoch", dest="batches_per_epoch", type=int, help="panel: steps between evaluations")
     p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: keep each series' best "
                                                                      "of model/linear/seasonal naive")
     p.add_argument("--clip", type=float, help="max gradient norm (default 1.0)")

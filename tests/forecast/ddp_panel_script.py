@@ -10,8 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-SETTINGS = dict(horizon=4, lookback=8, hidden_size=6, batch_size=16, batches_per_epoch=5, epochs=3, lr=0.01,
-                patience=None, quiet=True, device="cpu", engine="loop", seed=3)
+SETTINGS = dict(horizon=4, lookback=8, hidden_size=6, batch_size=16, batches_per_epoch=5, steps=12, lr=0.01,
+                quiet=True, device="cpu", engine="loop", seed=3)
 
 
 def fit():

@@ -15,53 +15,63 @@ from safetensors.torch import load_file
 from rnnlab.data.panel import Panel
 from rnnlab.data.synthetic import seasonal_panel
 from rnnlab.forecast.panel import PanelForecaster
-from rnnlab.forecast.windows import PanelWindows, scale, unscale
+from rnnlab.forecast.windows import GlobalNet, PanelWindows, level_of, window
 from rnnlab.metrics import aggregate, forecast_metrics, panel_scores
 
-QUICK = dict(epochs=2, batches_per_epoch=3, quiet=True, device="cpu")
+QUICK = dict(steps=6, epochs=2, batches_per_epoch=3, quiet=True, device="cpu")
 
 
-def test_windows_are_every_window_of_a_plain_loop():
+def test_windows_match_a_plain_loop_with_masks():
     p = Panel.from_list([np.arange(1.0, 13.0), np.arange(100.0, 109.0), np.arange(50.0, 55.0)])
-    L, H, V = 4, 2, 2
-    task = PanelWindows(p, L, H, V, "mean", False, "mae", batch_size=4, batches_per_epoch=2)
-    expected = []
-    for s in range(3):
-        y = p.values[p.offsets[s]:p.offsets[s + 1]].astype(np.float64)
-        train_end = len(y) - V
-        m = min(L, train_end - H)
-        for e in range(m + H, train_end + 1):  # targets y[e-H:e], inputs the L before (padded with y[0])
-            x = np.r_[np.full(max(0, L - (e - H)), y[0]), y[max(0, e - H - L):e - H]]
-            expected.append((x, y[e - H:e]))
-    assert task.total == len(expected)
-    u, t = task.window(np.arange(task.total))
-    for k, (x, target) in enumerate(expected):
-        level = np.abs(x).mean()
-        np.testing.assert_allclose(u[k], x / level, rtol=1e-6)
-        np.testing.assert_allclose(t[k], target / level, rtol=1e-6)
+    L, H = 4, 3
+    ends = np.array([10, 9, 4])  # training parts: targets past them are masked
+    series, cuts = np.array([0, 0, 1, 2, 2]), np.array([2, 9, 6, 1, 3])
+    x, x_mask, y, y_mask = window(p, series, cuts, L, H, ends)
+    for b, (s, c) in enumerate(zip(series, cuts)):
+        values = p.series(int(s)).to_numpy()
+        for j in range(L):  # input j sits at position c - L + j; before the start: 0, unobserved
+            position = c - L + j
+            assert (x[b, j], x_mask[b, j]) == ((values[position], 1) if position >= 0 else (0, 0))
+        for j in range(H):
+            position = c + j
+            assert (y[b, j], y_mask[b, j]) == ((values[position], 1) if position < ends[s] else (0, 0))
 
 
-def test_scaling_round_trips_with_and_without_log():
-    x, y = np.array([[2.0, 4.0, 6.0]]), np.array([[8.0, 10.0]])
-    for scaling, log, level in (("mean", False, 4.0), ("last", True, 6.0)):
-        u, t, lv = scale(x, y, scaling, log)
-        assert lv[0, 0] == level
-        np.testing.assert_allclose(unscale(t, lv, log), y, rtol=1e-6)
+def test_level_is_the_mean_of_the_last_observed_season():
+    x = np.array([[0.0, 0.0, 2.0, 4.0], [1.0, 2.0, 3.0, 6.0], [0.0, 0.0, 0.0, 5.0]])
+    mask = np.array([[0, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 1]], dtype=np.float32)
+    np.testing.assert_allclose(level_of(x, mask, 3)[:, 0], [3.0, 11 / 3, 5.0], rtol=1e-6)
+    np.testing.assert_allclose(level_of(x, mask, 1)[:, 0], [4.0, 6.0, 5.0])
+
+
+def test_the_rnn_reads_one_season_per_step():
+    net = GlobalNet(lookback=5, horizon=2, patch=3, hidden_size=4)
+    seen = []
+    net.net.rnn.register_forward_hook(lambda module, args, out: seen.append(args[0]))
+    u = torch.arange(10.0).view(2, 5)
+    mask = torch.ones(2, 5)
+    net(u, mask)
+    # 5 values in patches of 3: one padded position (0, mask 0) in front; each step [3 values, 3 mask bits]
+    assert seen[0].shape == (2, 2, 6)
+    torch.testing.assert_close(seen[0][0], torch.tensor([[0.0, 0, 1, 0, 1, 1], [2, 3, 4, 1, 1, 1]]))
+    torch.testing.assert_close(net(u, mask), net.net(seen[0]))  # the skip starts at zero
 
 
 def test_batches_split_each_batch_disjointly_across_ranks():
-    task = PanelWindows(seasonal_panel(5, 30), 6, 3, 3, "mean", True, "mae", batch_size=8, batches_per_epoch=3)
-    whole = [u for u, _ in task.batches(0, torch.Generator().manual_seed(1))]
-    halves = [[u for u, _ in task.batches(0, torch.Generator().manual_seed(1), r, 2)] for r in (0, 1)]
+    task = PanelWindows(seasonal_panel(5, 30), 6, 3, 4, 0, batch_size=8, batches_per_epoch=3)
+    whole = list(task.batches(0, torch.Generator().manual_seed(1)))
+    halves = [list(task.batches(0, torch.Generator().manual_seed(1), r, 2)) for r in (0, 1)]
     for b in range(3):
-        torch.testing.assert_close(torch.cat([halves[0][b], halves[1][b]]), whole[b])
+        for k in range(6):
+            torch.testing.assert_close(torch.cat([halves[0][b][k], halves[1][b][k]]), whole[b][k])
 
 
 @pytest.fixture(scope="module")
 def fitted():
     panel = seasonal_panel(12, 48, season=6, seed=0)
     history, test = panel.split(8)
-    f = PanelForecaster(horizon=4, lookback=12, season=6, hidden_size=8, **QUICK).fit(history)
+    f = PanelForecaster(horizon=4, season=6, hidden_size=8, **QUICK).fit(history)
+    assert f.lookbacks_ == [12, 18, 24] and len(f.model_) == 3  # 2, 3 and 4 seasons
     return f, history, test
 
 
@@ -123,7 +133,7 @@ def test_local_mode_keeps_each_series_best_on_validation():
 def test_short_series_and_bad_settings_are_named():
     p = Panel.from_dict({"long": np.arange(1.0, 40.0), "tiny": np.arange(1.0, 6.0)})
     with pytest.raises(ValueError, match="'tiny' has 5 points: too short"):
-        PanelForecaster(horizon=4, **QUICK).fit(p)
+        PanelForecaster(horizon=4, val_size=4, **QUICK).fit(p)
     with pytest.raises(ValueError, match="mode must be one of auto, global, local"):
         PanelForecaster(mode="both", **QUICK).fit(p)
     with pytest.raises(ValueError, match="unknown setting 'hidden'"):

@@ -151,7 +151,7 @@ class Panel:
     def describe(self) -> dict:
         """What was loaded, as JSON-able values: series, points, lengths, frequency, range, notices."""
         n = self.lengths
-        entry = sd._frequency_entry(self.freq)
+        entry = sd.frequency_entry(self.freq)
         return {"name": f"panel of {len(self)} series", "source": self.source, "series": len(self),
                 "points": int(n.sum()), "min_length": int(n.min()), "max_length": int(n.max()),
                 "frequency": entry[0] if entry else (self.freq or "none (positions)"), "freq": self.freq,
@@ -208,7 +208,7 @@ class Panel:
             if not columns:
                 raise ValueError(f"panel: no numeric columns in {source}; columns are: {', '.join(names)}")
         frame = frame.set_axis(names, axis=1)
-        index = sd._parse_times(frame[time_column], time_column, source) if time_column else None
+        index = sd.parse_times(frame[time_column], time_column, source) if time_column else None
         items = []
         for c in columns:
             col = frame[c] if index is None else pd.Series(frame[c].to_numpy(), index=index)
@@ -240,7 +240,7 @@ class Panel:
         rows = np.arange(len(frame)) + first_row
         ids = frame[id_column].astype(str).to_numpy()
         if time_column is not None:
-            times = sd._parse_times(frame[time_column], time_column, source, check_order=False)
+            times = sd.parse_times(frame[time_column], time_column, source, check_order=False)
             order = np.lexsort((times.asi8, ids))
         else:
             times, order = None, np.argsort(ids, kind="stable")

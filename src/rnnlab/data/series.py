@@ -143,7 +143,7 @@ def read_csv(path: str | Path, column: str | None = None, time_column: str | Non
                              f"{', '.join(candidates)}")
     index, rows = None, np.arange(len(frame)) + 2
     if time_column is not None:
-        index = _parse_times(frame[time_column], time_column, path.name, check_order=False)
+        index = parse_times(frame[time_column], time_column, path.name, check_order=False)
         order = _date_order(index, f"{path.name} line", rows)
         index, rows = index[order], rows[order]
         frame = frame.iloc[order]
@@ -245,7 +245,7 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
     return series
 
 
-def _parse_times(col: pd.Series, name: str, file: str, check_order: bool = True) -> pd.DatetimeIndex:
+def parse_times(col: pd.Series, name: str, file: str, check_order: bool = True) -> pd.DatetimeIndex:
     """Dates (or years, written ``1871`` or ``1871.0``) to a ``DatetimeIndex``; unparsable entries are a
     ``ValueError`` with lines; with ``check_order``, dates out of order too."""
     whole = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) and col.notna().all() \
@@ -284,7 +284,8 @@ def _infer_freq(index: pd.DatetimeIndex) -> str | None:
     return getattr(freq, "freqstr", freq)
 
 
-def _frequency_entry(freq: str | None) -> tuple[str, int] | None:
+def frequency_entry(freq: str | None) -> tuple[str, int] | None:
+    """``(name, season length)`` of a pandas frequency string (``("monthly", 12)`` for ``"MS"``), or ``None``."""
     if not freq:
         return None
     base = freq.split("-")[0].lstrip("0123456789")
@@ -296,14 +297,14 @@ def _frequency_entry(freq: str | None) -> tuple[str, int] | None:
 
 def season_length(freq: str | None) -> int:
     """Points per season for a pandas frequency: 12 monthly, 4 quarterly, 7 daily, ...; 1 when unknown."""
-    entry = _frequency_entry(freq)
+    entry = frequency_entry(freq)
     return entry[1] if entry else 1
 
 
 def describe(series: pd.Series) -> dict:
     """What was loaded, as JSON-able values: name, source, length, start, end, frequency, range, filled."""
     freq = frequency(series)
-    entry = _frequency_entry(freq)
+    entry = frequency_entry(freq)
     values = series.to_numpy()
     return {
         "name": str(series.name), "source": series.attrs.get("source", "array"), "length": int(len(series)),

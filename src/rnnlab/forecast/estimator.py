@@ -63,7 +63,7 @@ class ForecastConfig:
     test_size: int | None = None  # last points held out for the test; None: max(horizon, 20% of the series)
     # model
     cell: str = "rnn"  # "rnn", "lstm" or "gru"
-    hidden_size: int = 16  # hidden units per layer
+    hidden_size: int | None = None  # hidden units per layer; None: 16 for one series, 64 for a global model
     num_layers: int = 1  # stacked recurrent layers
     dropout: float = 0.0  # between recurrent layers
     lookback: int | None = None  # inputs per window; None: the season if >= 12, else 20
@@ -75,15 +75,13 @@ class ForecastConfig:
     val_size: int | None = None  # points before the test for early stopping; None: 10% (panel: the horizon)
     # panels (rnnlab.forecast.panel)
     mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
-    scaling: str = "mean"  # global: each window divided by its inputs' mean |value| ("mean") or last ("last")
-    loss: str = "mae"  # global: "mae" or "mse" on the scaled windows
-    batches_per_epoch: int = 50  # global: batches drawn per epoch (windows are sampled, never all built)
+    batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
     select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
     # training
-    epochs: int = 300  # passes over the training windows (an upper bound: early stopping)
-    steps: int | None = None  # optimizer updates budget (None: no limit)
+    epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
+    steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
     minutes: float | None = None  # wall-clock budget (None: no limit)
-    batch_size: int = 32  # windows per step
+    batch_size: int | None = None  # windows per step; None: 32 for one series, 256 for a global model
     lr: float = 3e-3  # Adam learning rate
     clip: float | None = 1.0  # max gradient norm (None: no clipping)
     patience: int | None = 20  # epochs without validation improvement before stopping
@@ -96,7 +94,8 @@ class ForecastConfig:
 # the fields that say which data to read, and those only a panel uses: not a Forecaster's parameters
 DATA_FIELDS = ("data", "column", "time_column", "id_column", "columns", "encoding", "fill", "length", "noise",
                "test_size")
-PANEL_FIELDS = ("mode", "scaling", "loss", "batches_per_epoch", "select")
+PANEL_FIELDS = ("mode", "batches_per_epoch", "select")
+SERIES_HIDDEN, SERIES_BATCH = 16, 32  # one series' defaults of hidden_size and batch_size (None)
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
                      if f.name not in DATA_FIELDS + PANEL_FIELDS)
 
@@ -172,11 +171,12 @@ class Forecaster:
     ``season_``, ``freq_``, ``history_`` (the raw series forecasts continue from), ``result_``.
     """
 
-    def __init__(self, cell: str = "rnn", hidden_size: int = 16, num_layers: int = 1, dropout: float = 0.0,
+    def __init__(self, cell: str = "rnn", hidden_size: int | None = None, num_layers: int = 1, dropout: float = 0.0,
                  lookback: int | None = None, horizon: int | None = None, strategy: str = "direct",
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
-                 minutes: float | None = None, batch_size: int = 32, lr: float = 3e-3, clip: float | None = 1.0,
+                 minutes: float | None = None, batch_size: int | None = None, lr: float = 3e-3,
+                 clip: float | None = 1.0,
                  patience: int | None = 20, seed: int = 0, device: str = "auto", engine: str = "auto",
                  quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
@@ -227,14 +227,15 @@ class Forecaster:
         x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
         self.linear_ = LinearAR().fit(x_train, y_train)
         torch.manual_seed(self.seed)
-        self.model_ = ForecastNet(self.lookback_, outputs, self.cell, self.hidden_size, self.num_layers,
+        hidden = self.hidden_size or SERIES_HIDDEN
+        self.model_ = ForecastNet(self.lookback_, outputs, self.cell, hidden, self.num_layers,
                                   self.dropout, skip=self.skip == "linear", engine=self.engine)
         if self.model_.skip is not None:
             with torch.no_grad():
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
         self.model_.to(distributed.resolve_device(self.device))
-        task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size)
+        task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size or SERIES_BATCH)
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
         self.model_.eval()
@@ -376,7 +377,8 @@ class Forecaster:
             raise ValueError(f"forecast: {Path(directory) / 'config.json'} holds a bad scaler: {e}") from None
         f.linear_ = LinearAR()
         f.linear_.weight, f.linear_.bias = np.array(state["linear"]["weight"]), np.array(state["linear"]["bias"])
-        f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size, f.num_layers, f.dropout,
+        f.model_ = ForecastNet(f.lookback_, f.outputs_, f.cell, f.hidden_size or SERIES_HIDDEN, f.num_layers,
+                               f.dropout,
                                skip=f.skip == "linear", engine=f.engine)
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(Path(directory) / "model.safetensors"),
                                    directory)

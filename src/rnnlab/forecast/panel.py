@@ -1,11 +1,12 @@
 """PanelForecaster: forecast many series, with one global network or one model per series.
 
-``mode="global"``: one :class:`~rnnlab.forecast.estimator.ForecastNet` (the lesson's RNN reading the window,
-plus a linear skip that starts at the least-squares fit of all series' windows) is trained on windows drawn
-lazily from every series, each window scaled by its own level (:mod:`rnnlab.forecast.windows`), so series
-of any level share weights. The last ``val_size`` points of every series (default: the horizon) validate
-for early stopping; forecasts read each series' last ``L`` points, so they also forecast series the model
-never saw.
+``mode="global"``: one :class:`~rnnlab.forecast.windows.GlobalNet` per ensemble member (the lesson's RNN
+reading the window one season per step, a linear head and a linear skip), trained on windows drawn lazily
+from every series, each scaled by its own level, with a MASE-scaled absolute loss
+(:mod:`rnnlab.forecast.windows`), so series of any level share weights. The members differ in lookback (2, 3
+and 4 seasons by default) and the forecast is their median. Forecasts read each series' last values, so they
+also forecast series the model never saw. These defaults were chosen by measurement on the Tourism
+competition (README: Many series).
 
 ``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series; each series
 then keeps whichever of its model, its linear AR and its seasonal naive forecast had the lowest error on
@@ -13,12 +14,12 @@ that series' validation points (``select="validation"``), so the per-series mode
 seasonal naive forecast where its network overfits; :attr:`PanelForecaster.choices_` says what each series
 kept. ``mode="auto"``: global for several series, local for one.
 
-Symbols: ``S`` series, ``L`` lookback, ``H`` horizon.
+Symbols: ``S`` series, ``L`` lookback, ``H`` horizon, ``m`` season.
 
 Example:
     >>> from rnnlab.data.synthetic import seasonal_panel
     >>> panel = seasonal_panel(20, 60, seed=0)
-    >>> f = PanelForecaster(horizon=6, lookback=12, epochs=2, batches_per_epoch=2, quiet=True, device="cpu").fit(panel)
+    >>> f = PanelForecaster(horizon=6, lookback=12, steps=4, quiet=True, device="cpu").fit(panel)
     >>> f.predict().shape
     (120, 3)
 """
@@ -31,26 +32,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet, one_thread, train_config
-from rnnlab.forecast.windows import LOSSES, SCALINGS, PanelWindows, as_tensor, forecast_windows
-from rnnlab.metrics import LinearAR
+from rnnlab.forecast.estimator import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, Forecaster, one_thread, train_config
+from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
 
 MODES = ("auto", "global", "local")
+GLOBAL_HIDDEN, GLOBAL_BATCH, GLOBAL_STEPS = 64, 256, 2000  # the global defaults (see resolve)
 SELECTS = ("validation", "model")
 
 
 class PanelForecaster:
     """Fit one global network (or one model per series) to a panel; forecast, backtest, save.
 
-    Settings are :class:`~rnnlab.forecast.estimator.ForecastConfig`'s fields (``mode``, ``scaling``, ``loss``,
-    ``batches_per_epoch``, ``select`` matter here besides the model and training ones); ``__init__`` stores
-    them and does nothing else. Learned state: ``panel_`` (the history forecasts continue from), ``mode_``,
-    ``lookback_``, ``horizon_``, ``season_``, ``val_size_``, ``log_``; global: ``model_``, ``result_``;
+    Settings are :class:`~rnnlab.forecast.estimator.ForecastConfig`'s fields (``mode``, ``batches_per_epoch``
+    and ``select`` matter here besides the model and training ones); ``__init__`` stores them and does nothing
+    else. Learned state: ``panel_`` (the history forecasts continue from), ``mode_``, ``sizes_``,
+    ``lookbacks_``, ``horizon_``, ``season_``, ``val_size_``; global: ``model_`` (one network per lookback),
+    ``result_``;
     local: ``forecasters_`` (id -> Forecaster) and ``choices_`` (id -> "model", "linear" or "seasonal_naive").
     """
 
@@ -66,78 +69,96 @@ class PanelForecaster:
 
     # ---------------------------------------------------------------- fitting
     def resolve(self, panel: Panel) -> dict:
-        """The sizes ``fit`` uses for ``panel``: mode, season, horizon, lookback, val_size."""
+        """The sizes ``fit`` uses for ``panel``: mode, season, horizon, lookbacks, val_size, hidden, batch, steps.
+
+        Global defaults (measured on the Tourism competition, see the README): lookbacks 2, 3 and 4 seasons
+        (``max(m, 4)`` values a season; one ensemble member each, forecasts their median), no validation
+        (``val_size`` 0: a fixed number of steps, 2000), hidden 64, batches of 256. Local defaults: the
+        single-series ones, validation = the horizon (each series' choice is made there).
+        """
         c = self.config
-        for name, value, allowed in (("mode", c.mode, MODES), ("scaling", c.scaling, SCALINGS),
-                                     ("loss", c.loss, LOSSES), ("select", c.select, SELECTS)):
+        for name, value, allowed in (("mode", c.mode, MODES), ("select", c.select, SELECTS)):
             if value not in allowed:
                 raise ValueError(f"forecast: {name} must be one of {', '.join(allowed)}, got {value!r}")
         season = c.season or sd.season_length(panel.freq)
         horizon = c.horizon or (season if season > 1 else 1)
-        lookback = c.lookback or (season if season >= 12 else 20)
         mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 else "local")
-        val_size = c.val_size if c.val_size is not None else horizon
-        for name, value in (("lookback", lookback), ("horizon", horizon), ("season", season),
-                            ("batch_size", c.batch_size), ("batches_per_epoch", c.batches_per_epoch)):
+        if mode == "global":
+            lookbacks = [c.lookback] if c.lookback else [k * max(season, 4) for k in (2, 3, 4)]
+            val_size = c.val_size if c.val_size is not None else 0
+        else:
+            lookbacks = [c.lookback or (season if season >= 12 else 20)]
+            val_size = c.val_size if c.val_size is not None else horizon
+        hidden = c.hidden_size or (GLOBAL_HIDDEN if mode == "global" else SERIES_HIDDEN)
+        batch = c.batch_size or (GLOBAL_BATCH if mode == "global" else SERIES_BATCH)
+        for name, value in (("lookback", lookbacks[0]), ("horizon", horizon), ("season", season),
+                            ("hidden_size", hidden), ("batch_size", batch), ("batches_per_epoch", c.batches_per_epoch)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
-        return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookback": int(lookback),
-                "val_size": int(val_size)}
+        return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
+                "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
+                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None)}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
-        """Every series needs its validation and test points, the horizon's targets and one input."""
-        need = sizes["val_size"] + sizes["horizon"] + 1 + test_size
+        """Every series needs its validation and test points and two points to train on (global), or one
+        window and its validation (local)."""
+        need = sizes["val_size"] + 2 + test_size
         if sizes["mode"] == "local":
             need = sizes["lookback"] + sizes["horizon"] + max(1, sizes["val_size"]) + test_size
         short = np.flatnonzero(panel.lengths < need)
         if len(short):
             i = int(short[0])
             more = f"; {len(short)} series are that short" if len(short) > 1 else ""
-            raise ValueError(f"series: '{panel.ids[i]}' has {panel.lengths[i]} points: too short for horizon "
-                             f"{sizes['horizon']} + validation {sizes['val_size']} + test {test_size} "
-                             f"(+ inputs): need at least {need}{more}")
+            raise ValueError(f"series: '{panel.ids[i]}' has {panel.lengths[i]} points: too short for "
+                             f"validation {sizes['val_size']} + test {test_size} + the points to train on: "
+                             f"need at least {need}{more}")
 
     def fit(self, data, run_dir: str | Path | None = None, resume: bool = False) -> "PanelForecaster":
-        """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there."""
+        """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there
+        (global mode with one member)."""
         panel = Panel.build(data, fill=self.config.fill)
         sizes = self.resolve(panel)
         self.check_lengths(panel, sizes)
         self.mode_, self.season_, self.horizon_ = sizes["mode"], sizes["season"], sizes["horizon"]
-        self.lookback_, self.val_size_, self.panel_ = sizes["lookback"], sizes["val_size"], panel
-        positive = bool(panel.values.min() > 0)
-        if self.config.transform == "log" and not positive:
-            raise ValueError(f"forecast: transform 'log' needs positive series; the minimum is "
-                             f"{panel.values.min():.4g}")
-        self.log_ = self.config.transform == "log" or (self.config.transform == "auto" and positive)
+        self.lookback_, self.lookbacks_, self.val_size_ = sizes["lookback"], sizes["lookbacks"], sizes["val_size"]
+        self.sizes_, self.panel_ = sizes, panel
         if self.mode_ == "local":
             return self._fit_local(panel)
-        return self._fit_global(panel, run_dir, resume)
+        return self._fit_global(panel, run_dir if len(self.lookbacks_) == 1 else None, resume)
+
+    def _network(self, lookback: int) -> GlobalNet:
+        c = self.config
+        return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
+                         c.num_layers, c.dropout, engine=c.engine)
 
     def _fit_global(self, panel: Panel, run_dir, resume: bool) -> "PanelForecaster":
         from rnnlab import train
 
         c = self.config
-        task = PanelWindows(panel, self.lookback_, self.horizon_, self.val_size_, c.scaling, self.log_, c.loss,
-                            c.batch_size, c.batches_per_epoch)
-        torch.manual_seed(c.seed)
-        self.model_ = ForecastNet(self.lookback_, self.horizon_, c.cell, c.hidden_size, c.num_layers, c.dropout,
-                                  skip=c.skip == "linear", engine=c.engine)
-        if self.model_.skip is not None:  # start at the least-squares fit of (a sample of) all windows
-            linear = LinearAR().fit(*task.sample(20000, c.seed))
-            with torch.no_grad():
-                self.model_.skip.weight.copy_(as_tensor(linear.weight.T))
-                self.model_.skip.bias.copy_(as_tensor(linear.bias))
-        self.model_.to(distributed.resolve_device(c.device))
-        with one_thread(self.model_):
-            self.result_ = train.fit(self.model_, task, train_config(c), run_dir=run_dir, resume=resume)
-        self.model_.eval()
+        settings = dataclasses.replace(train_config(c), epochs=None, steps=self.sizes_["steps"], schedule="cosine",
+                                       min_lr_ratio=0.0, patience=c.patience if self.val_size_ else None)
+        self.model_, results = nn.ModuleList(), []
+        for lookback in self.lookbacks_:  # one ensemble member per lookback
+            task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,
+                                self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed)
+            torch.manual_seed(c.seed)
+            member = self._network(lookback).to(distributed.resolve_device(c.device))
+            with one_thread(member):
+                results.append(train.fit(member, task, settings, run_dir=run_dir, resume=resume))
+            self.model_.append(member.eval())
+        self.result_ = train.TrainResult(
+            history=[{"member": k, **row} for k, r in enumerate(results) for row in r.history],
+            best_val=float(np.mean([r.best_val for r in results])), steps=sum(r.steps for r in results),
+            epochs=sum(r.epochs for r in results), seconds=sum(r.seconds for r in results),
+            stopped=results[-1].stopped)
         return self
 
     def _fit_local(self, panel: Panel) -> "PanelForecaster":
         self.forecasters_, self.choices_ = {}, {}
         local = dataclasses.replace(self.config, val_size=self.val_size_, quiet=True)
         params = {k: getattr(local, k) for k in Forecaster.PARAMS}
-        params.update(horizon=self.horizon_, lookback=self.lookback_, season=self.season_)
+        params.update(horizon=self.horizon_, lookback=self.lookback_, season=self.season_,
+                      hidden_size=self.sizes_["hidden_size"], batch_size=self.sizes_["batch_size"])
         for i, name in enumerate(panel.ids):
             f = Forecaster(**params).fit(panel.series(i))
             self.forecasters_[name] = f
@@ -165,9 +186,7 @@ class PanelForecaster:
             raise ValueError(f"forecast: n (the steps to forecast) must be a positive integer, got {n!r}")
         panel = self.panel_ if panel is None else Panel.build(panel, fill=self.config.fill)
         if self.mode_ == "global":
-            rows = np.arange(len(panel))
-            x = panel.gather(rows, panel.lengths, self.lookback_)
-            values = forecast_windows(self.model_, x, n, self.horizon_, self.config.scaling, self.log_)
+            values = self._ensemble(panel, np.arange(len(panel)), panel.lengths, n)
         else:
             values = np.stack([self._local_forecast(panel, i, n) for i in range(len(panel))])
         return _long(panel, values, panel.lengths, "forecast")
@@ -210,8 +229,7 @@ class PanelForecaster:
         counts = [len(o) for o in origins]
         if self.mode_ == "global":
             rows = np.repeat(np.arange(len(full)), counts)
-            x = full.gather(rows, np.concatenate(origins), self.lookback_)
-            flat = forecast_windows(self.model_, x, self.horizon_, self.horizon_, self.config.scaling, self.log_)
+            flat = self._ensemble(full, rows, np.concatenate(origins), self.horizon_)
             return np.split(flat, np.cumsum(counts)[:-1])
         out = []
         for i, name in enumerate(full.ids):
@@ -219,6 +237,14 @@ class PanelForecaster:
             out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_)
                                  for o in origins[i]]))
         return out
+
+    def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:
+        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``."""
+        forecasts = []
+        for lookback, member in zip(self.lookbacks_, self.model_):
+            x, x_mask, _, _ = window(panel, series, cuts, lookback, 1, panel.lengths)
+            forecasts.append(forecast_windows(member, x, x_mask, steps, self.season_))
+        return np.median(np.stack(forecasts), axis=0)
 
     # ---------------------------------------------------------------- files
     def save(self, directory: str | Path) -> Path:

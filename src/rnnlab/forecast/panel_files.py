@@ -18,15 +18,15 @@ import torch
 from rnnlab import checkpoint, rundir
 from rnnlab.config import resolve
 from rnnlab.data.panel import Panel
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster
 
 
 def save(f, directory: Path) -> Path:
     """Write ``f``'s state into ``directory`` (see the module docstring)."""
     directory.mkdir(parents=True, exist_ok=True)
     p = f.panel_
-    state = {"params": dataclasses.asdict(f.config), "mode": f.mode_, "lookback": f.lookback_,
-             "horizon": f.horizon_, "season": f.season_, "val_size": f.val_size_, "log": f.log_,
+    state = {"params": dataclasses.asdict(f.config), "mode": f.mode_, "sizes": f.sizes_, "lookbacks": f.lookbacks_,
+             "lookback": f.lookback_, "horizon": f.horizon_, "season": f.season_, "val_size": f.val_size_,
              "ids": list(p.ids), "freq": p.freq, "dated": bool(p.dated),
              "choices": dict(getattr(f, "choices_", {}) or {})}
     starts = p.starts.astype("datetime64[ns]").astype(np.int64) if p.dated else p.starts.astype(np.int64)
@@ -54,7 +54,7 @@ def load(cls, directory: Path):
     params = {k: v for k, v in state["params"].items() if k in {f.name for f in dataclasses.fields(ForecastConfig)}}
     f = cls(resolve(ForecastConfig, {k: v for k, v in params.items() if not isinstance(v, dict)}))
     f.mode_, f.lookback_, f.horizon_, f.season_ = state["mode"], state["lookback"], state["horizon"], state["season"]
-    f.val_size_, f.log_ = state["val_size"], state["log"]
+    f.val_size_, f.sizes_, f.lookbacks_ = state["val_size"], state["sizes"], state["lookbacks"]
     tensors = checkpoint.load_weights(directory / "history.safetensors")
     starts = tensors["starts"].numpy()
     f.panel_ = Panel(list(state["ids"]), tensors["values"].numpy(), tensors["offsets"].numpy(),
@@ -63,9 +63,7 @@ def load(cls, directory: Path):
         raise ValueError(f"forecast: {directory}: history.safetensors holds {len(f.panel_.offsets) - 1} series "
                          f"but config.json names {len(f.panel_.ids)}")
     if f.mode_ == "global":
-        c = f.config
-        f.model_ = ForecastNet(f.lookback_, f.horizon_, c.cell, c.hidden_size, c.num_layers, c.dropout,
-                               skip=c.skip == "linear", engine=c.engine)
+        f.model_ = torch.nn.ModuleList([f._network(lookback) for lookback in f.lookbacks_])
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(directory / "model.safetensors"), directory)
         f.model_.eval()
     else:

@@ -86,22 +86,27 @@ def write_report(run_dir: Path, config, panel: Panel, history: Panel, frame: pd.
         Section("Data", f"{panel.describe_line()}. Source: {panel.source}.\n\nLookback {forecaster.lookback_}, "
                 f"horizon {forecaster.horizon_}, season {forecaster.season_}; each series' last "
                 f"{len(frame) // max(1, len(panel))}+ points test, the {forecaster.val_size_} before them validate."),
-        Section("Test metrics", f"Mode {forecaster.mode_}: {config.cell} hidden {config.hidden_size} x "
-                f"{config.num_layers}. Means over series; MASE scaled per series by its in-sample seasonal-naive "
-                "error.\n\n" + "\n\n".join(_summary(metrics)),
+        Section("Test metrics", f"Mode {forecaster.mode_}: {config.cell} hidden {forecaster.sizes_['hidden_size']} "
+                f"x {config.num_layers}" + (f", a median of {len(forecaster.lookbacks_)} members with lookbacks "
+                f"{', '.join(map(str, forecaster.lookbacks_))}" if forecaster.mode_ == "global" else "") +
+                ". Means over series; MASE scaled per series by its in-sample seasonal-naive error.\n\n"
+                + "\n\n".join(_summary(metrics)),
                 table=[{k: row[k] for k in ("model", *METRICS)} for row in table], figures=[mase_png]),
         Section("Forecasts", "The best, median and worst series by the model's MASE.", figures=[grid_png]),
     ]
     if forecaster.result_ is not None:
         rows = forecaster.result_.history
         fig, ax = plt.subplots(figsize=(6, 3.2))
-        ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], label="train")
-        ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(f"{config.loss.upper()} (scaled windows)")
-        ax.legend()
+        for k in sorted({r["member"] for r in rows}):
+            mine = [r for r in rows if r["member"] == k]
+            ax.plot([r["step"] for r in mine], [r["train_loss"] for r in mine], label=f"member {k}: train")
+            ax.plot([r["step"] for r in mine], [r["val_loss"] for r in mine], ls="--",
+                    label=f"member {k}: {'validation' if forecaster.val_size_ else 'fixed training windows'}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("MASE-scaled absolute error")
+        ax.legend(fontsize=7)
         result = forecaster.result_
-        sections.append(Section("Training", f"{result.epochs} epochs of {config.batches_per_epoch} batches in "
+        sections.append(Section("Training", f"{result.steps} steps over {len(forecaster.lookbacks_)} member(s) in "
                                 f"{result.seconds:.1f} s (stopped: {result.stopped}).",
                                 figures=[save_figure(fig, run_dir, "loss.png")]))
     return write_page(run_dir, f"rnnlab forecast: {panel.describe()['name']}", sections)

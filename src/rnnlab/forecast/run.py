@@ -220,7 +220,7 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
                 f"Lookback {sizes['lookback']}, horizon {sizes['horizon']}, season {sizes['season']}; the last "
                 f"{sizes['test_size']} points test, the {sizes['val_size']} before them validate.",
                 figures=[series_png]),
-        Section("Test metrics", f"Model: {skip}, {config.cell} hidden {config.hidden_size} x "
+        Section("Test metrics", f"Model: {skip}, {config.cell} hidden {forecaster.model_.net.rnn.hidden_size} x "
                 f"{config.num_layers}, strategy {config.strategy}. MAPE and sMAPE in percent; MASE scaled by "
                 "the in-sample seasonal-naive error. Every row forecasts the same test points from the same "
                 "origins.", table=[{k: row[k] for k in ("model", *METRICS)} for row in table],

@@ -1,162 +1,200 @@
-"""Training windows of a panel, drawn lazily, and the per-window scaling that lets series share weights.
+"""The global model's windows, drawn lazily from a panel, their scaling and loss, and its network.
 
-Window ``k`` of series ``s`` has its targets end (exclusively) at position ``e = m_s + H + k`` of the
-series and reads the ``L`` inputs before them, ``x = y[e-H-L : e-H]`` (positions before 0 repeat the first
-value: a series shorter than ``L + H`` still gives windows with at least ``m_s`` real inputs). Every
-window's targets end at or before the series' training end (its last ``val_size`` points validate).
+**Windows.** A window of series ``i`` is cut at a point ``c``: its inputs are the ``L`` values before
+``c``, its targets the ``H`` values from ``c``. Inputs before the series' start are 0 with an observed-mask
+of 0 (so a series shorter than ``L``, e.g. 7 yearly points, still trains), and targets past the end of the
+training part are masked out of the loss (so the last points of every series train too). A batch draws
+its series uniformly (every series weighs the same, whatever its length) and then its cut point uniformly
+in ``[min(max(m, 2), n_i - 1), n_i - 1]``. Only the batch in hand is ever built, by index arithmetic over
+the panel's one array (:meth:`rnnlab.data.panel.Panel.gather`).
 
-Scaling (per window, so that a series of level 10 and one of level 10^6 look alike to the network):
+**Scaling.** Each window is divided by its level, the mean of the observed values of its last season
+(``m`` values; the last value when ``m = 1``): ``u = x / level - 1``, and the network's output ``o`` is the
+forecast ``y_hat = level (1 + o)``. So series of any level share weights.
 
-    level = mean(|x|)  ("mean")   or   |x_L|  ("last");   level = 1 where it is 0
-    u = x / level,  t = y / level          then, with ``log``:  u = log u,  t = log t
+**Loss.** MASE-scaled absolute error in the series' own units: ``|y - y_hat| / s_i`` with ``s_i`` series
+``i``'s in-sample seasonal-naive MAE (the MASE denominator), summed over unmasked targets and divided by
+``B H`` (a constant, so that two torchrun ranks' halves average to the whole batch's loss).
 
-and a forecast ``t_hat`` in that space is ``level * t_hat`` (``level * exp(t_hat)`` with ``log``).
+**Network** (:class:`GlobalNet`): the lesson's RNN reading the window **one season per step** (input: the
+``m`` scaled values of that season and their ``m`` mask bits; monthly ``L = 36`` is 3 steps of 24 features),
+a linear head on its last state, plus a linear skip from the scaled window, started at zero.
 
-An epoch is ``batches_per_epoch`` batches of ``batch_size`` windows drawn uniformly from all windows of
-all series (an index into their cumulative counts, resolved by ``searchsorted``): nothing but the batch
-in hand is ever built. Under torchrun each rank takes its disjoint slice of every batch, so the ranks
-together take the same steps as one process.
-
-Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon.
+Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from rnnlab.data.panel import Panel
-
-SCALINGS = ("mean", "last")
-LOSSES = ("mae", "mse")
+from rnnlab.models import SequenceRegressor
 
 
-def scale(x: np.ndarray, y: np.ndarray | None, scaling: str, log: bool):
-    """``(u, t, level)``: the windows in the network's space (see the module docstring).
+def series_scale(panel: Panel, ends: np.ndarray, season: int) -> np.ndarray:
+    """``(S,)`` MASE denominators: mean |y_t - y_{t-m}| over each series' first ``ends[i]`` points (m = 1 if too
+    short; 1 where that is 0 or undefined)."""
+    out = np.ones(len(panel))
+    for i in range(len(panel)):
+        y = panel.values[panel.offsets[i]:panel.offsets[i] + ends[i]].astype(np.float64)
+        m = season if len(y) > season else 1
+        scale = np.mean(np.abs(y[m:] - y[:-m])) if len(y) > m else 0.0
+        out[i] = scale if scale > 0 else (np.mean(np.abs(y)) or 1.0)
+    return out
+
+
+def window(panel: Panel, series: np.ndarray, cuts: np.ndarray, lookback: int, horizon: int, ends: np.ndarray):
+    """Raw inputs and targets of the windows cut at ``cuts``, with their masks (index arithmetic only).
 
     Shape:
-        x ``(B, L)``, y ``(B, H)`` or None -> u ``(B, L)``, t ``(B, H)`` or None, level ``(B, 1)``.
+        series, cuts ``(B,)`` -> x, x_mask ``(B, L)``; y, y_mask ``(B, H)`` (targets past ``ends[series]`` masked).
     """
-    x = x.astype(np.float32, copy=False)
-    # level = mean(|x|) or |x_L|
-    level = np.abs(x).mean(axis=1, keepdims=True) if scaling == "mean" else np.abs(x[:, -1:])
-    level = np.where(level > 0, level, np.float32(1.0))
-    u = x / level
-    t = None if y is None else y.astype(np.float32, copy=False) / level
-    if log:
-        u = np.log(np.maximum(u, 1e-6))
-        t = None if t is None else np.log(np.maximum(t, 1e-6))
-    return u, t, level
+    first, last = panel.offsets[series][:, None], panel.offsets[series + 1][:, None] - 1
+    inputs = cuts[:, None] - lookback + np.arange(lookback)[None, :]  # positions in the series
+    targets = cuts[:, None] + np.arange(horizon)[None, :]
+    x_mask, y_mask = inputs >= 0, targets < ends[series][:, None]
+    x = np.where(x_mask, panel.values[np.clip(first + inputs, first, last)], 0)
+    y = np.where(y_mask, panel.values[np.clip(first + targets, first, last)], 0)
+    return x.astype(np.float32), x_mask.astype(np.float32), y.astype(np.float32), y_mask.astype(np.float32)
 
 
-def unscale(t_hat: np.ndarray, level: np.ndarray, log: bool) -> np.ndarray:
-    """Forecasts back in the series' units: ``level * t_hat`` (``level * exp(t_hat)`` with ``log``)."""
-    return level * (np.exp(np.minimum(t_hat, 50.0)) if log else t_hat)
+def level_of(x: np.ndarray, x_mask: np.ndarray, season: int) -> np.ndarray:
+    """``(B, 1)`` levels: the mean of the observed values of each window's last season (1 where none or 0)."""
+    m = max(1, min(season, x.shape[1]))
+    count = x_mask[:, -m:].sum(axis=1, keepdims=True)
+    level = (x[:, -m:] * x_mask[:, -m:]).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    return np.where(np.abs(level) > 0, level, 1.0).astype(np.float32)
+
+
+class GlobalNet(nn.Module):
+    """The RNN reading a scaled window one season per step, a linear head, and a linear skip (zero at start).
+
+    ``o = fc(h_P) + W_skip u + b_skip``, ``h_P`` the RNN's last state over the ``P`` patches of ``[u, mask]``.
+
+    Shape:
+        u, mask ``(N, L)`` -> o ``(N, H)``.
+    """
+
+    def __init__(self, lookback: int, horizon: int, patch: int, cell: str = "rnn", hidden_size: int = 64,
+                 num_layers: int = 1, dropout: float = 0.0, engine: str = "auto") -> None:
+        super().__init__()
+        self.lookback, self.patch = lookback, patch
+        self.pad = math.ceil(lookback / patch) * patch - lookback
+        self.net = SequenceRegressor(2 * patch, hidden_size, horizon, cell=cell, num_layers=num_layers,
+                                     dropout=dropout, engine=engine)
+        self.skip = nn.Linear(lookback, horizon)
+        nn.init.zeros_(self.skip.weight)
+        nn.init.zeros_(self.skip.bias)
+
+    def forward(self, u: Tensor, mask: Tensor) -> Tensor:
+        n = u.shape[0]
+        padded = nn.functional.pad(torch.stack([u, mask], dim=-1), (0, 0, self.pad, 0))  # -> (N, P m, 2)
+        # one step per season: the m values, then their m mask bits
+        patches = padded.view(n, -1, self.patch, 2).transpose(2, 3).reshape(n, -1, 2 * self.patch)  # -> (N, P, 2m)
+        return self.net(patches) + self.skip(u)  # -> (N, H)
 
 
 class PanelWindows:
-    """The training task for :func:`rnnlab.train.fit` over a panel's windows (see the module docstring).
+    """The global model's training task for :func:`rnnlab.train.fit` (see the module docstring).
 
     Args:
-        panel: the series (their training part and the validation points after it).
-        lookback, horizon: ``L`` and ``H``.
-        val_size: the last points of every series that only validate.
-        scaling, log: see :func:`scale`.
-        loss: ``"mae"`` or ``"mse"`` in the scaled space.
+        panel: the series; ``val_size`` last points of each validate (0: a fixed sample of training windows
+            gives the evaluation loss instead).
+        lookback, horizon, season: ``L``, ``H``, ``m``.
         batch_size, batches_per_epoch: an epoch is this many batches of this many windows.
-        max_val_series: the validation loss reads the last window of at most this many series (evenly spaced).
+        seed: the fixed evaluation sample (``val_size = 0``).
     """
 
-    def __init__(self, panel: Panel, lookback: int, horizon: int, val_size: int, scaling: str, log: bool,
-                 loss: str, batch_size: int, batches_per_epoch: int, max_val_series: int = 5000) -> None:
-        self.panel, self.lookback, self.horizon = panel, lookback, horizon
-        self.scaling, self.log, self.batch_size, self.batches_per_epoch = scaling, log, batch_size, batches_per_epoch
-        self.loss_fn = nn.functional.l1_loss if loss == "mae" else nn.functional.mse_loss
-        train_end = panel.lengths - val_size  # targets of training windows end at or before here
-        self.first_end = np.minimum(lookback, train_end - horizon) + horizon  # e of window 0: m_s + H
-        counts = np.maximum(train_end - self.first_end + 1, 0)
-        self.cumulative = np.cumsum(counts)
-        self.total = int(self.cumulative[-1])
-        if self.total == 0:
+    def __init__(self, panel: Panel, lookback: int, horizon: int, season: int, val_size: int, batch_size: int,
+                 batches_per_epoch: int, seed: int = 0, max_val_series: int = 5000) -> None:
+        self.panel, self.lookback, self.horizon, self.season = panel, lookback, horizon, season
+        self.batch_size, self.batches_per_epoch = batch_size, batches_per_epoch
+        self.ends = panel.lengths - val_size  # training part of each series
+        self.scale = series_scale(panel, self.ends, season).astype(np.float32)
+        self.first_cut = np.minimum(max(season, 2), self.ends - 1)
+        self.eligible = np.flatnonzero(self.ends >= 2)
+        if not len(self.eligible):
             raise ValueError("forecast: no series is long enough for one training window")
+        rng = np.random.default_rng(seed)
         rows = np.unique(np.linspace(0, len(panel) - 1, min(len(panel), max_val_series)).round().astype(np.int64))
-        if val_size > 0:  # the window whose targets are each series' last H points
-            ends = panel.lengths[rows]
-            u, t, _ = scale(panel.gather(rows, ends - horizon, lookback), panel.gather(rows, ends, horizon),
-                            scaling, log)
+        if val_size > 0:  # the window whose targets are the validation points
+            series, cuts, ends = rows, self.ends[rows], panel.lengths
         else:
-            u, t = self.window(np.linspace(0, self.total - 1, len(rows)).astype(np.int64))
-        self.u_val, self.t_val = torch.from_numpy(u)[..., None], torch.from_numpy(t)  # -> (B, L, 1), (B, H)
+            series = rng.choice(self.eligible, min(len(self.eligible), max_val_series), replace=False)
+            cuts = self._cuts(series, rng.random(len(series)))
+            ends = self.ends
+        self.val = self.batch(series, cuts, ends)
 
-    def locate(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Window numbers over the whole panel -> (series, end of targets)."""
-        series = np.searchsorted(self.cumulative, flat, side="right")
-        before = np.where(series > 0, self.cumulative[np.maximum(series - 1, 0)], 0)
-        return series, self.first_end[series] + (flat - before)
+    def _cuts(self, series: np.ndarray, u: np.ndarray) -> np.ndarray:
+        low, high = self.first_cut[series], self.ends[series] - 1
+        return low + np.minimum((u * (high - low + 1)).astype(np.int64), high - low)
 
-    def window(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled inputs and targets of the windows numbered ``flat``: ``(B, L)``, ``(B, H)``."""
-        series, ends = self.locate(flat)
-        x = self.panel.gather(series, ends - self.horizon, self.lookback)
-        y = self.panel.gather(series, ends, self.horizon)
-        u, t, _ = scale(x, y, self.scaling, self.log)
-        return u, t
+    def batch(self, series: np.ndarray, cuts: np.ndarray, ends: np.ndarray) -> tuple[Tensor, ...]:
+        """``(u, x_mask, y, y_mask, level, scale)`` tensors of the windows cut at ``cuts``."""
+        x, x_mask, y, y_mask = window(self.panel, series, cuts, self.lookback, self.horizon, ends)
+        level = level_of(x, x_mask, self.season)
+        u = (x / level - 1) * x_mask  # u = x / level - 1 where observed
+        return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+                     for a in (u, x_mask, y, y_mask, level, self.scale[series][:, None]))
 
     def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
         """This rank's share of the epoch's batches: rows ``[r B / W, (r+1) B / W)`` of every batch of ``B``."""
-        flat = torch.randint(self.total, (self.batches_per_epoch, self.batch_size), generator=generator).numpy()
+        shape = (self.batches_per_epoch, self.batch_size)
+        pick = torch.randint(len(self.eligible), shape, generator=generator).numpy()
+        u = torch.rand(shape, generator=generator, dtype=torch.float64).numpy()
         share = self.batch_size // world_size
-        return _Batches(self, flat[:, rank * share:(rank + 1) * share])
+        rows = slice(rank * share, (rank + 1) * share)
+        return _Batches(self, self.eligible[pick[:, rows]], u[:, rows])
 
     def loss(self, model: nn.Module, batch, state):
-        u, t = batch
-        device = next(model.parameters()).device
-        return self.loss_fn(model(u.to(device)), t.to(device)), None
+        return batch_loss(model, batch), None
 
     def evaluate(self, model: nn.Module) -> float:
-        device = next(model.parameters()).device
-        return float(self.loss_fn(model(self.u_val.to(device)), self.t_val.to(device)))
+        return float(batch_loss(model, self.val))
 
-    def sample(self, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """``count`` windows (all when fewer) for the least-squares start of the skip."""
-        rng = np.random.default_rng(seed)
-        flat = np.arange(self.total) if self.total <= count else rng.integers(0, self.total, count)
-        return self.window(flat)
+
+def batch_loss(model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
+    """``sum |y - level (1 + o)| / s`` over unmasked targets, divided by ``B H``."""
+    device = next(model.parameters()).device
+    u, x_mask, y, y_mask, level, scale = (t.to(device) for t in batch)
+    y_hat = level * (1 + model(u, x_mask))  # -> (B, H)
+    return ((y - y_hat).abs() / scale * y_mask).sum() / y.numel()
 
 
 class _Batches:
-    """One epoch's batches, built one at a time from their window numbers ``(batches, rows)``."""
+    """One epoch's batches, each built when it is reached from its series and uniform draws."""
 
-    def __init__(self, task: PanelWindows, flat: np.ndarray) -> None:
-        self.task, self.flat = task, flat
+    def __init__(self, task: PanelWindows, series: np.ndarray, u: np.ndarray) -> None:
+        self.task, self.series, self.u = task, series, u
 
     def __len__(self) -> int:
-        return len(self.flat)
+        return len(self.series)
 
     def __iter__(self):
-        for row in self.flat:
-            u, t = self.task.window(row)
-            yield torch.from_numpy(u)[..., None], torch.from_numpy(t)  # -> (B, L, 1), (B, H)
+        for series, u in zip(self.series, self.u):
+            yield self.task.batch(series, self.task._cuts(series, u), self.task.ends)
 
 
-def forecast_windows(net: nn.Module, x: np.ndarray, steps: int, horizon: int, scaling: str, log: bool) -> np.ndarray:
-    """Forecast ``steps`` values after each raw window of ``x``, rolling ``H`` at a time.
+def forecast_windows(net: GlobalNet, x: np.ndarray, x_mask: np.ndarray, steps: int, season: int) -> np.ndarray:
+    """Forecast ``steps`` values after each raw window, ``H`` at a time (forecasts fed back as observed).
 
     Shape:
-        x ``(B, L)`` raw values -> ``(B, steps)`` raw forecasts.
+        x, x_mask ``(B, L)`` -> ``(B, steps)`` float64.
     """
     device = next(net.parameters()).device
-    buffer, out, lookback = x.astype(np.float32), [], x.shape[1]
+    lookback, out = x.shape[1], []
     while sum(block.shape[1] for block in out) < steps:
-        u, _, level = scale(buffer[:, -lookback:], None, scaling, log)
+        level = level_of(x, x_mask, season)
+        u = (x / level - 1) * x_mask
         with torch.no_grad():
-            t_hat = net(torch.from_numpy(u)[..., None].to(device)).float().cpu().numpy()  # -> (B, H)
-        block = unscale(t_hat, level, log)
+            o = net(torch.from_numpy(u.astype(np.float32)).to(device),
+                    torch.from_numpy(x_mask.astype(np.float32)).to(device)).double().cpu().numpy()
+        block = level * (1 + o)  # y_hat = level (1 + o)
         out.append(block)
-        buffer = np.concatenate([buffer, block.astype(np.float32)], axis=1)
+        x = np.concatenate([x, block], axis=1)[:, -lookback:]
+        x_mask = np.concatenate([x_mask, np.ones_like(block)], axis=1)[:, -lookback:]
     return np.concatenate(out, axis=1)[:, :steps].astype(np.float64)
-
-
-def as_tensor(array) -> Tensor:
-    return torch.as_tensor(np.asarray(array, dtype=np.float32))
