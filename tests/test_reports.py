@@ -18,7 +18,6 @@ import torch
 from matplotlib.figure import Figure
 
 from rnnlab import cli
-from rnnlab.explain.gradients import GradientsConfig, gradient_flow
 from rnnlab.explain.hidden import hidden_states
 from rnnlab.explain.lookback import LookbackConfig, lookback_effect
 from rnnlab.explain.memory import MemoryConfig, memory_horizon
@@ -110,30 +109,7 @@ def test_lookback_predictions_line_up_with_the_sine_and_the_test_span():
         assert x0 == pytest.approx(t[result.test_start]) and x1 == pytest.approx(t[-1])
 
 
-def test_gradient_curves_run_over_every_distance_for_every_cell():
-    config = GradientsConfig(cells=("rnn", "gru"), hidden_size=4, delay=6, epochs=1, batches_per_epoch=2,
-                             batch_size=8, probe_size=8, device="cpu", quiet=True)
-    result = gradient_flow(config)
-    fig = result.plot()
-    for ax_lines, state in zip(_lines(fig), ("init", "trained")):
-        assert set(ax_lines) == {"RNN", "GRU"}
-        for cell in ("rnn", "gru"):
-            n = len(result.norms[state][cell])
-            np.testing.assert_array_equal(ax_lines[cell.upper()], np.arange(n))  # k = 0 .. T
-
-
-def test_memory_accuracy_is_drawn_at_the_delays():
-    config = MemoryConfig(cells=("rnn", "lstm"), delays=(1, 4), hidden_size=4, num_symbols=3, epochs=1,
-                          batches_per_epoch=2, batch_size=8, test_size=30, device="cpu", quiet=True)
-    result = memory_horizon(config)
-    fig = result.plot()
-    (ax,) = fig.axes
-    lines = {line.get_label(): line for line in ax.get_lines()}
-    for cell in ("rnn", "lstm"):
-        np.testing.assert_array_equal(lines[cell.upper()].get_xdata(), [1, 4])
-        np.testing.assert_allclose(lines[cell.upper()].get_ydata(), [result.accuracy(cell, d) for d in (1, 4)])
-    chance = [line for label, line in lines.items() if label.startswith("chance")][0]
-    np.testing.assert_allclose(chance.get_ydata(), 1 / 3)  # axhline: y at chance across the axes
+# The gradients and memory figures' data are checked in tests/explain/ (test_gradients.py, test_memory.py).
 
 
 # -- in a real browser ----------------------------------------------------------------------------------------
@@ -171,7 +147,7 @@ def test_every_image_of_every_report_loads_in_a_browser(tmp_path, capsys):
     reports = [_text_run(tmp_path) / "report.html"]
     assert cli.main(["forecast", "--epochs", "2", "--quiet", "--out", str(tmp_path / "forecast-run")]) == 0
     reports.append(tmp_path / "forecast-run" / "report.html")
-    config = MemoryConfig(cells=("rnn",), delays=(1, 2), hidden_size=4, num_symbols=3, epochs=1,
+    config = MemoryConfig(cells=("rnn",), delays=(1, 2), hidden_size=4, epochs=1,
                           batches_per_epoch=2, batch_size=8, test_size=30, device="cpu", quiet=True)
     memory_horizon(config).save(tmp_path / "memory-run")
     reports.append(tmp_path / "memory-run" / "report.html")

@@ -226,10 +226,10 @@ class Forecaster:
         x_train, y_train = sd.windows(z, self.lookback_, outputs, end=train_end)
         x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
         self.linear_ = LinearAR().fit(x_train, y_train)
-        check_fits(self.cell, 1, self.hidden_size, self.num_layers, outputs, self.batch_size, self.lookback_,
-                   train.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
+        hidden, batch_size = self.hidden_size or SERIES_HIDDEN, self.batch_size or SERIES_BATCH
+        check_fits(self.cell, 1, hidden, self.num_layers, outputs, batch_size, self.lookback_,
+                   distributed.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
         torch.manual_seed(self.seed)
-        hidden = self.hidden_size or SERIES_HIDDEN
         self.model_ = ForecastNet(self.lookback_, outputs, self.cell, hidden, self.num_layers,
                                   self.dropout, skip=self.skip == "linear", engine=self.engine)
         if self.model_.skip is not None:
@@ -237,7 +237,7 @@ class Forecaster:
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
         self.model_.to(distributed.resolve_device(self.device))
-        task = WindowTask(x_train, y_train, x_val, y_val, self.batch_size or SERIES_BATCH)
+        task = WindowTask(x_train, y_train, x_val, y_val, batch_size)
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
         self.model_.eval()
