@@ -195,8 +195,10 @@ def save_checkpoint(directory: str | Path, tensors: Mapping[str, Tensor], meta: 
         if directory.exists():
             os.replace(directory, old)
         os.replace(tmp, directory)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, FileNotFoundError):
+            check_owned(directory)  # the run directory went away mid-write: say that, not the OS's words
         raise
     shutil.rmtree(old, ignore_errors=True)
 

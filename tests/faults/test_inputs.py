@@ -206,7 +206,7 @@ PREDICT_CASES = [
     Case("data-missing", 5, lambda w, t: ["predict", "--model", w.forecast_run, "--data", t / "nope.csv"],
          r"file not found"),
     Case("data-unknown-column", 5, lambda w, t: ["predict", "--model", w.forecast_run, "--data", w.sine, "--column",
-                                                "x"], r"unknown column 'x'"),
+                                                "x"], r"trained on column 'v', not 'x'"),
     Case("weights-truncated", 2, lambda w, t: ["predict", "--model", t / "run"], r"model.safetensors",
          setup=lambda w, t: (_copy_run(w, t, "forecast"), _damage(t, "model.safetensors", "truncate"))),
     Case("weights-bad-header", 2, lambda w, t: ["predict", "--model", t / "run"], r"model.safetensors",
