@@ -242,7 +242,8 @@ def test_a_run_directory_deleted_while_training_is_not_recreated(world, tmp_path
         deadline = time.monotonic() + 300
         while not (out / "checkpoint" / "meta.json").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-        shutil.rmtree(out)
+        os.rename(out, tmp_path / "moved")  # gone at once: rmtree would race the child's next write
+        shutil.rmtree(tmp_path / "moved", ignore_errors=True)
         code = child.wait(timeout=300)
         err = child.stderr.read()
     finally:
