@@ -201,11 +201,7 @@ class AddingProblem:
         return self.sample(self.val_size, torch.Generator().manual_seed(self.seed + 1_000_003))
 
     batch_delay = DelayedRecall.batch_delay
-
-    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
-        for _ in range(self.batches_per_epoch):
-            at = dataclasses.replace(self, delay=self.batch_delay(generator), vary=False)
-            yield at.sample(self.batch_size, generator)
+    batches = DelayedRecall.batches  # fresh batches, each at its own distance when ``vary``
 
     def loss(self, model: nn.Module, batch, state=None):
         x, y = batch
