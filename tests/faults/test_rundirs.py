@@ -198,6 +198,13 @@ def _popen(argv, cwd):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _wait_for_checkpoint(out, seconds=300):
+    """Until the training child has written its first checkpoint (or ``seconds`` have passed)."""
+    deadline = time.monotonic() + seconds
+    while not (out / "checkpoint" / "meta.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_two_processes_on_the_same_out_cannot_both_write_it(world, tmp_path):
     out = tmp_path / "out"
@@ -219,9 +226,7 @@ def test_a_resume_of_a_run_in_progress_is_refused(world, tmp_path):
     out = tmp_path / "out"
     child = _popen(["text", "--data", world.text, "--steps", "100000", "--out", out, *TINY_TEXT], tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        while not (out / "checkpoint" / "meta.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for_checkpoint(out)
         before = (out / "config.json").read_bytes()
         done = subprocess.run([sys.executable, "-m", "rnnlab", "text", "--resume", str(out), "--quiet"],
                               capture_output=True, text=True, timeout=300, cwd=tmp_path,
@@ -239,9 +244,7 @@ def test_a_run_directory_deleted_while_training_is_not_recreated(world, tmp_path
     out = tmp_path / "out"
     child = _popen(["text", "--data", world.text, "--steps", "100000", "--out", out, *TINY_TEXT], tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        while not (out / "checkpoint" / "meta.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for_checkpoint(out)
         os.rename(out, tmp_path / "moved")  # gone at once: rmtree would race the child's next write
         shutil.rmtree(tmp_path / "moved", ignore_errors=True)
         code = child.wait(timeout=300)

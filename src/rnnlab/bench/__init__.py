@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
 
 NAMES = ("layer", "forecast", "text", "sample", "contention")
 
@@ -33,3 +35,19 @@ def run(name: str, argv: list[str] | None = None) -> int:
         raise ValueError(f"bench: the '{name}' benchmark is not available in this installation "
                          f"({module_name} is missing)") from None
     return int(module.main(list(argv or [])) or 0)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, threads: bool = True) -> None:
+    """The flags every table's command shares: ``--json FILE`` and, where the table trains, ``--threads N``."""
+    parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    if threads:
+        parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
+                                                         "processes leave free: rnnlab.threads)")
+
+
+def finish(args: argparse.Namespace, result: dict) -> int:
+    """Write ``result`` to ``args.json`` when asked (UTF-8, indented); the exit status of a finished table."""
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2, default=str)
+    return 0

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rnnlab.bench import add_common_arguments, finish
+
 SETTINGS = ("1", "2", "auto")
 
 
@@ -133,17 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="rounds over the settings, order rotated (default 1)")
     parser.add_argument("--idle", action="store_true", help="also run auto without the competitor, first")
     parser.add_argument("--quick", action="store_true", help="10 s text runs on the first 300,000 characters")
-    parser.add_argument("--json", metavar="FILE", help="write the figures here")
+    add_common_arguments(parser, threads=False)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.rounds <= 0:
         raise ValueError("bench contention: --seconds and --rounds must be positive")
     seconds, max_chars, repeats = (10.0, 300_000, 2) if args.quick else (args.seconds, None, 5)
     result = run(args.data, seconds, args.rounds, args.idle, max_chars, repeats)
     print(format_table(result))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 
@@ -29,6 +28,7 @@ import torch
 import numpy as np
 
 from rnnlab import threads
+from rnnlab.bench import add_common_arguments, finish
 from rnnlab.data.text import Vocab
 from rnnlab.models import CharLM
 from rnnlab.text.generate import Stepper
@@ -103,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", metavar="RUN_DIR", help="a run directory of rnnlab text (default: untrained)")
     parser.add_argument("--length", type=int, default=5000, help="characters per timing (default 5000)")
     parser.add_argument("--quick", action="store_true", help="1,000 characters, one timing (seconds)")
-    parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
-                                                          "processes leave free: rnnlab.threads)")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.threads:
         threads.use(args.threads)
@@ -116,11 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<28}{'method':<18}{'chars/s':>10}{'x module':>10}")
     for r in rows:
         print(f"{r['model']:<28}{r['method']:<18}{r['chars_per_second']:>10,.0f}{r['ratio']:>10.2f}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"benchmark": "sample", "length": length, "repeats": repeats, "rows": rows,
-                       "machine": platform.platform(), "torch": torch.__version__}, f, indent=2)
-    return 0
+    return finish(args, {"benchmark": "sample", "length": length, "repeats": repeats, "rows": rows,
+                         "machine": platform.platform(), "torch": torch.__version__})
 
 
 if __name__ == "__main__":

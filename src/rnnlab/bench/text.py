@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from rnnlab import threads
+from rnnlab.bench import add_common_arguments, finish
 from rnnlab.bench.sample import chars_per_second
 from rnnlab.data.text import Corpus, stream_batches
 from rnnlab.text.estimator import LN2, CharModel, split_loss
@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=3.0, help="training budget of each contender (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="15 s each on the first 300,000 characters")
-    parser.add_argument("--json", metavar="FILE", help="write the figures here")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: auto, the cores other "
-                                                          "processes leave free: rnnlab.threads)")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.threads:
         threads.use(args.threads)
@@ -113,10 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in result["rows"]:
         print(f"{r['name']:<24}{r['steps']:>8}{r['chars_per_second']:>10,.0f}{r['val_loss']:>10.4f}{r['val_bpc']:>9.4f}")
     print(f"sampling (rnnlab model): {result['sample_chars_per_second']:,.0f} chars/s")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=2)
-    return 0
+    return finish(args, result)
 
 
 if __name__ == "__main__":
