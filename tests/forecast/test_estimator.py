@@ -10,7 +10,8 @@ import torch
 
 import rnnlab
 from rnnlab.data import load, sine, windows
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet, WindowTask
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet
+from rnnlab.forecast.series_windows import SeriesWindows, WindowTask
 from rnnlab.metrics import LinearAR, forecast_metrics
 
 QUICK = dict(epochs=3, quiet=True, device="cpu")
@@ -40,8 +41,8 @@ def test_untrained_network_is_the_linear_skip():
 
 
 def test_task_shards_every_window_once_across_ranks():
-    x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(10, 1)
-    task = WindowTask(x, y, x[:2], y[:2], batch_size=3)
+    z = np.arange(-2.0, 10.0)  # lookback 2, one output: the 10 windows' targets are 0 .. 9
+    task = WindowTask(SeriesWindows(z, 2, 1), SeriesWindows(z, 2, 1, first_end=10), batch_size=3)
     seen = []
     for rank in range(2):
         for bx, by in task.batches(0, torch.Generator().manual_seed(1), rank, 2):

@@ -39,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data import series as sd
+from rnnlab.forecast.series_windows import EVAL_CHUNK, SeriesWindows, WindowTask, fit_linear
 from rnnlab.metrics import LinearAR, forecast_metrics, naive, seasonal_naive
 from rnnlab.models import SequenceRegressor, check_fits
 
@@ -133,36 +134,6 @@ class ForecastNet(nn.Module):
         return y
 
 
-class WindowTask:
-    """The training task for :func:`rnnlab.train.fit`: MSE on shuffled windows, validation MSE.
-
-    Batches are ``(x (B, L, 1), y (B, O))`` CPU tensors; each rank takes every ``world_size``-th window of
-    the epoch's permutation.
-    """
-
-    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                 batch_size: int) -> None:
-        self.x, self.y = _tensor(x_train)[..., None], _tensor(y_train)  # -> (N, L, 1), (N, O)
-        self.x_val, self.y_val = _tensor(x_val)[..., None], _tensor(y_val)
-        self.batch_size = batch_size
-
-    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
-        order = torch.randperm(len(self.x), generator=generator)[rank::world_size]
-        for i in range(0, len(order), self.batch_size):
-            index = order[i:i + self.batch_size]
-            yield self.x[index], self.y[index]
-
-    def loss(self, model: nn.Module, batch, state):
-        x, y = batch
-        device = next(model.parameters()).device
-        return nn.functional.mse_loss(model(x.to(device)), y.to(device)), None
-
-    def evaluate(self, model: nn.Module) -> float:
-        x, y = (self.x_val, self.y_val) if len(self.x_val) else (self.x, self.y)
-        device = next(model.parameters()).device
-        return float(nn.functional.mse_loss(model(x.to(device)), y.to(device)))
-
-
 class Forecaster:
     """Fit a recurrent forecaster to one series; forecast, backtest, save. Arguments: see :class:`ForecastConfig`.
 
@@ -223,9 +194,9 @@ class Forecaster:
         self.scaler_ = sd.Scaler.fit(values[:train_end], self.transform)
         z = self.scaler_.transform(values)
         outputs = self.outputs_
-        x_train, y_train = sd.windows(z, self.lookback_, outputs, end=train_end)
-        x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
-        self.linear_ = LinearAR().fit(x_train, y_train)
+        train_windows = SeriesWindows(z, self.lookback_, outputs, end=train_end)  # index arithmetic, not copies
+        val_windows = SeriesWindows(z, self.lookback_, outputs, first_end=train_end)
+        self.linear_ = fit_linear(train_windows)
         hidden, batch_size = self.hidden_size or SERIES_HIDDEN, self.batch_size or SERIES_BATCH
         check_fits(self.cell, 1, hidden, self.num_layers, outputs, batch_size, self.lookback_,
                    distributed.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
@@ -237,7 +208,7 @@ class Forecaster:
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
         self.model_.to(distributed.resolve_device(self.device))
-        task = WindowTask(x_train, y_train, x_val, y_val, batch_size)
+        task = WindowTask(train_windows, val_windows, batch_size)
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
         self.model_.eval()
@@ -264,9 +235,11 @@ class Forecaster:
         return np.concatenate(out, axis=1)[:, :steps]
 
     def _network(self, windows: np.ndarray) -> np.ndarray:
+        """The network on scaled windows, :data:`EVAL_CHUNK` at a time: ``(B, L)`` -> ``(B, O)``."""
         device = next(self.model_.parameters()).device
         with torch.no_grad():
-            return self.model_(_tensor(windows)[..., None].to(device)).double().cpu().numpy()
+            return np.concatenate([self.model_(_tensor(windows[i:i + EVAL_CHUNK])[..., None].to(device))
+                                   .double().cpu().numpy() for i in range(0, len(windows), EVAL_CHUNK)])
 
     def predict(self, n: int | None = None, series=None) -> pd.Series:
         """Forecast ``n`` steps (default: the horizon) beyond the fitted series, or beyond ``series``.
@@ -302,16 +275,17 @@ class Forecaster:
         full = np.concatenate([self.history_.to_numpy(), test.to_numpy()])
         z = self.scaler_.transform(full)
         origins = np.arange(start, len(full), self.horizon_)
-        windows = np.stack([z[o - self.lookback_:o] for o in origins])  # -> (B, L)
+        windows = z[origins[:, None] - self.lookback_ + np.arange(self.lookback_)[None, :]]  # -> (B, L)
         model = self.scaler_.inverse(self._roll(self._network, windows, self.horizon_))
         linear = self.scaler_.inverse(self._roll(self.linear_, windows, self.horizon_))
-        frame = {"actual": test.to_numpy(), "model": [], "naive": [], "seasonal_naive": [], "linear": []}
-        for b, origin in enumerate(origins):
+        n = len(test)  # origins every H: the forecasts, row after row, are the test points in order
+        frame = {"actual": test.to_numpy(), "model": model.ravel()[:n], "naive": np.empty(n),
+                 "seasonal_naive": np.empty(n), "linear": linear.ravel()[:n]}
+        for origin in origins:
             steps = min(self.horizon_, len(full) - origin)
-            frame["model"].extend(model[b, :steps])
-            frame["linear"].extend(linear[b, :steps])
-            frame["naive"].extend(naive(full[:origin], steps))
-            frame["seasonal_naive"].extend(seasonal_naive(full[:origin], steps, self.season_))
+            at = slice(origin - start, origin - start + steps)
+            frame["naive"][at] = naive(full[:origin], steps)
+            frame["seasonal_naive"][at] = seasonal_naive(full[:origin], steps, self.season_)
         return pd.DataFrame(frame, index=test.index)
 
     def evaluate(self, test) -> dict:
