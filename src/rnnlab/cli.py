@@ -232,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: keep each series' best "
                                                                      "of model/linear/seasonal naive")
     p.add_argument("--clip", type=float, help="max gradient norm (default 1.0)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), help="learning rate schedule (default: constant for "
+                                                                    "one series, cosine for a global model)")
+    p.add_argument("--min-lr-ratio", dest="min_lr_ratio", type=float, help="cosine floor, a fraction of --lr")
+    p.add_argument("--warmup-steps", dest="warmup_steps", type=int, help="steps of linear warm-up (default 0)")
+    p.add_argument("--weight-decay", dest="weight_decay", type=float, help="AdamW weight decay (default 0)")
+    p.add_argument("--eval-every", dest="eval_every", type=int, help="steps between validations (default: each epoch)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--length", type=int, help="sine: points (default 400)")
     p.add_argument("--noise", type=float, help="sine: noise standard deviation (default 0)")

@@ -183,3 +183,26 @@ def test_each_setting_is_declared_once_in_forecast_config():
     train = train_config(config)
     assert (train.clip, train.lr, train.patience, train.epochs, train.seed) == (0.5, 0.02, 3, 7, 4)
     assert "clip" in dataclasses.asdict(ForecastConfig())
+
+
+@pytest.mark.parametrize("mode,given,expected", [
+    ("global", {}, ("cosine", 0.0)), ("local", {}, ("constant", 0.1)),
+    ("global", {"schedule": "constant", "min_lr_ratio": 0.3}, ("constant", 0.3)),
+])
+def test_the_schedule_that_trains_is_the_one_config_json_records(mode, given, expected, monkeypatch):
+    # None resolves per model (a global model: cosine to 0 over its steps), into the sizes config.json stores
+    from rnnlab import train
+    from rnnlab.data.synthetic import seasonal_panel
+    from rnnlab.forecast.panel import PanelForecaster
+
+    captured = []
+
+    def fake_fit(model, task, config, run_dir=None, resume=False):
+        captured.append(config)
+        return train.TrainResult(history=[], best_val=0.0, steps=0, epochs=0, seconds=0.0, stopped="budget")
+
+    monkeypatch.setattr(train, "fit", fake_fit)
+    panel = seasonal_panel(series=3, length=60, season=4)
+    f = PanelForecaster(mode=mode, lookback=8, horizon=4, season=4, quiet=True, **given).fit(panel)
+    assert (f.sizes_["schedule"], f.sizes_["min_lr_ratio"]) == expected
+    assert {(c.schedule, c.min_lr_ratio) for c in captured} == {expected}

@@ -84,8 +84,13 @@ class ForecastConfig:
     minutes: float | None = None  # wall-clock budget (None: no limit)
     batch_size: int | None = None  # windows per step; None: 32 for one series, 256 for a global model
     lr: float = 3e-3  # Adam learning rate
+    schedule: str | None = None  # "constant" or "cosine"; None: constant (one series), cosine (a global model)
+    min_lr_ratio: float | None = None  # cosine floor, a fraction of lr; None: 0.1 (one series), 0 (a global model)
+    warmup_steps: int = 0  # steps of linear learning-rate warm-up
+    weight_decay: float = 0.0  # AdamW weight decay (0: Adam)
     clip: float | None = 1.0  # max gradient norm (None: no clipping)
-    patience: int | None = 20  # epochs without validation improvement before stopping
+    eval_every: int | None = None  # optimizer steps between evaluations; None: after every epoch
+    patience: int | None = 20  # evaluations without validation improvement before stopping
     seed: int = 0  # weights, batch order
     device: str = "auto"  # "auto", "cpu" or "cuda"
     engine: str = "auto"  # recurrent engine: "auto", "torch", "fused", "loop" (see rnnlab.engines)
@@ -101,12 +106,26 @@ MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
                      if f.name not in DATA_FIELDS + PANEL_FIELDS)
 
 
-def train_config(settings):
-    """The :class:`rnnlab.train.TrainConfig` of forecast ``settings``: every field the two share, by name."""
+# (schedule, min_lr_ratio) that None resolves to: one series (each of a local panel too) trains at a constant
+# rate; a global model follows a cosine to 0 over its step budget (measured on Tourism, see the README)
+SCHEDULES = {False: ("constant", 0.1), True: ("cosine", 0.0)}
+
+
+def resolve_schedule(settings, global_model: bool = False) -> dict:
+    """``{"schedule", "min_lr_ratio"}`` of forecast ``settings``, ``None`` taking the model's default."""
+    schedule, floor = SCHEDULES[global_model]
+    return {"schedule": settings.schedule or schedule,
+            "min_lr_ratio": floor if settings.min_lr_ratio is None else settings.min_lr_ratio}
+
+
+def train_config(settings, global_model: bool = False):
+    """The :class:`rnnlab.train.TrainConfig` of forecast ``settings``: every field the two share, by name,
+    the schedule resolved (:func:`resolve_schedule`)."""
     from rnnlab import train
 
-    return train.TrainConfig(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(train.TrainConfig)
-                                if hasattr(settings, f.name)})
+    shared = {f.name: getattr(settings, f.name) for f in dataclasses.fields(train.TrainConfig)
+              if hasattr(settings, f.name)}
+    return train.TrainConfig(**(shared | resolve_schedule(settings, global_model)))
 
 
 class ForecastNet(nn.Module):
@@ -147,14 +166,17 @@ class Forecaster:
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
                  minutes: float | None = None, batch_size: int | None = None, lr: float = 3e-3,
-                 clip: float | None = 1.0,
+                 schedule: str | None = None, min_lr_ratio: float | None = None, warmup_steps: int = 0,
+                 weight_decay: float = 0.0, clip: float | None = 1.0, eval_every: int | None = None,
                  patience: int | None = 20, seed: int = 0, device: str = "auto", engine: str = "auto",
                  quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.lookback, self.horizon, self.strategy, self.skip = lookback, horizon, strategy, skip
         self.transform, self.season, self.val_size = transform, season, val_size
         self.epochs, self.steps, self.minutes, self.batch_size = epochs, steps, minutes, batch_size
-        self.lr, self.clip, self.patience, self.seed, self.device = lr, clip, patience, seed, device
+        self.lr, self.schedule, self.min_lr_ratio, self.warmup_steps = lr, schedule, min_lr_ratio, warmup_steps
+        self.weight_decay, self.clip, self.eval_every = weight_decay, clip, eval_every
+        self.patience, self.seed, self.device = patience, seed, device
         self.engine, self.quiet = engine, quiet
 
     PARAMS = MODEL_FIELDS  # the settings above: ForecastConfig's model and training fields (checked by a test)
@@ -370,7 +392,8 @@ def resolve_sizes(settings, series: pd.Series) -> dict:
     """Season, horizon, lookback and val_size of ``settings`` (a Forecaster or a ForecastConfig) for ``series``.
 
     ``None`` sizes come from the data: the season from the frequency (1 if none), the horizon the season
-    (1 if none), the lookback the season if >= 12 else 20, ``val_size`` 10% of the series.
+    (1 if none), the lookback the season if >= 12 else 20, ``val_size`` 10% of the series; and the schedule
+    (:func:`resolve_schedule`), so that ``config.json``'s sizes say what trained.
     """
     _check_settings(settings)
     freq = sd.frequency(series)
@@ -379,7 +402,7 @@ def resolve_sizes(settings, series: pd.Series) -> dict:
     lookback = settings.lookback or (season if season >= 12 else 20)
     val_size = settings.val_size if settings.val_size is not None else max(1, round(0.1 * len(series)))
     return {"season": int(season), "horizon": int(horizon), "lookback": int(lookback),
-            "val_size": int(val_size), "freq": freq}
+            "val_size": int(val_size), "freq": freq, **resolve_schedule(settings)}
 
 
 def _check_settings(settings) -> None:

@@ -31,7 +31,7 @@ from rnnlab.metrics import METRICS, forecast_metrics
 BASELINES = ("naive", "seasonal_naive", "linear")
 
 
-RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "device", "quiet")  # may change on resume
+RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "eval_every", "device", "quiet")  # may change on resume
 
 
 @dataclass
