@@ -95,7 +95,8 @@ def _text() -> Estimator:
 
 
 def _forecast() -> Estimator:
-    from rnnlab.forecast.estimator import DATA_FIELDS, PANEL_FIELDS, ForecastConfig, Forecaster
+    from rnnlab.forecast.estimator import Forecaster
+    from rnnlab.forecast.settings import DATA_FIELDS, PANEL_FIELDS, ForecastConfig
 
     # the data fields, and the panel-only ones (PanelForecaster reads them), are not Forecaster's parameters
     return Estimator(ForecastConfig, lambda params: Forecaster(**params),

@@ -173,7 +173,7 @@ def test_each_setting_is_declared_once_in_forecast_config():
     # the estimator's parameters are the config's model fields, the CLI has a flag for every field, and the
     # TrainConfig mapping takes every field the two configs share (clip included: it shows in config.json)
     from rnnlab.cli import build_parser
-    from rnnlab.forecast.estimator import MODEL_FIELDS, train_config
+    from rnnlab.forecast.settings import MODEL_FIELDS, train_config
 
     assert tuple(inspect.signature(Forecaster).parameters) == MODEL_FIELDS == Forecaster.PARAMS
     forecast = build_parser()._subparsers._group_actions[0].choices["forecast"]

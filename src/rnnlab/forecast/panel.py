@@ -38,8 +38,8 @@ from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
-from rnnlab.forecast.estimator import (SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, Forecaster, one_thread,
-                                       resolve_schedule, train_config)
+from rnnlab.forecast.estimator import Forecaster, one_thread
+from rnnlab.forecast.settings import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, resolve_schedule, train_config
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
 
 MODES = ("auto", "global", "local")
