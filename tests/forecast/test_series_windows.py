@@ -69,3 +69,28 @@ def test_chunked_evaluation_is_the_mean_over_every_window(monkeypatch):
     monkeypatch.setattr(sw, "EVAL_CHUNK", 7)
     with torch.no_grad():
         assert task.evaluate(model) == pytest.approx(whole, rel=1e-6)
+
+
+def test_a_long_series_fits_without_building_its_windows(monkeypatch):
+    # 50,000 points, lookback and horizon 60: 6 million window values, past DIRECT_LIMIT; no gather may take
+    # more than one evaluation chunk, and the linear skip still starts at least squares
+    import rnnlab.data.series as sd
+    from rnnlab.forecast.estimator import Forecaster
+
+    original, largest = SeriesWindows.take, []
+
+    def take(self, rows):
+        largest.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(SeriesWindows, "take", take)
+    monkeypatch.setattr(sd, "windows", lambda *a, **k: pytest.fail("every window built"))
+    series = _series(n=50_000) + 5
+    f = Forecaster(lookback=60, horizon=60, hidden_size=4, steps=2, quiet=True, device="cpu", engine="torch")
+    f.fit(series)
+    assert max(largest) <= 8192
+    train_end = 50_000 - f.val_size_
+    z = f.scaler_.transform(series)
+    x, y = windows(z, 60, 60, end=train_end)  # the module's own name: not the patched one
+    direct = LinearAR().fit(x, y)
+    np.testing.assert_allclose(f.linear_(x[::500]), direct(x[::500]), atol=1e-7)
