@@ -75,8 +75,8 @@ class PanelForecaster:
         Global defaults (measured on the Tourism competition, see the README): lookbacks 2, 3 and 4 seasons
         (``max(m, 4)`` values a season; one ensemble member each, forecasts their median), no validation
         (``val_size`` 0: a fixed number of steps, 2000, the learning rate on a cosine to 0), hidden 64, batches
-        of 256. Local defaults: the
-        single-series ones, validation = the horizon (each series' choice is made there).
+        of 256. Local defaults: the single-series ones, validation = the horizon (each series' choice is made
+        there).
         """
         c = self.config
         for name, value, allowed in (("mode", c.mode, MODES), ("select", c.select, SELECTS)):
