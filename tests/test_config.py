@@ -95,7 +95,8 @@ def _text() -> Estimator:
 
 
 def _forecast() -> Estimator:
-    from rnnlab.forecast.estimator import DATA_FIELDS, PANEL_FIELDS, ForecastConfig, Forecaster
+    from rnnlab.forecast.estimator import Forecaster
+    from rnnlab.forecast.settings import DATA_FIELDS, PANEL_FIELDS, ForecastConfig
 
     # the data fields, and the panel-only ones (PanelForecaster reads them), are not Forecaster's parameters
     return Estimator(ForecastConfig, lambda params: Forecaster(**params),
@@ -104,12 +105,6 @@ def _forecast() -> Estimator:
 
 
 ESTIMATORS = {"text": _text, "forecast": _forecast}
-# ALLOWLIST_FORECAST_TRAIN_SETTINGS: forecasting hands the training loop settings ForecastConfig does not
-# declare (clip=1.0 and the schedule's, eval_every, weight_decay defaults), so they are missing from its
-# config.json. The panel-forecasting work declares them; the lead deletes this entry after merging it
-# (strict: the test fails as soon as it passes, as a reminder).
-ALLOWLIST_FORECAST_TRAIN_SETTINGS = pytest.mark.xfail(strict=True, reason="ForecastConfig lacks clip, schedule, "
-                                                      "min_lr_ratio, warmup_steps, weight_decay, eval_every")
 # a value other than TrainConfig's default for each of its fields
 OTHER = {"epochs": 3, "steps": 11, "minutes": 1.5, "lr": 0.0123, "min_lr_ratio": 0.2, "warmup_steps": 3,
          "weight_decay": 0.01, "clip": 2.5, "eval_every": 7, "patience": 5, "seed": 3, "device": "cpu", "quiet": True}
@@ -155,9 +150,7 @@ def test_each_flag_sets_its_config_field(name):
         assert getattr(config, action.dest) == expected, action.option_strings
 
 
-@pytest.mark.parametrize("name", [
-    "text", pytest.param("forecast", marks=ALLOWLIST_FORECAST_TRAIN_SETTINGS),
-])
+@pytest.mark.parametrize("name", ESTIMATORS)
 def test_training_loop_gets_the_config_settings_and_no_hidden_default(name, monkeypatch):
     spec = ESTIMATORS[name]()
     fields = _fields(spec.config)

@@ -44,3 +44,21 @@ def test_everything_else_is_refused_by_name_with_both_values():
         config.resume_with(Cfg, STORED, {"hidden_size": 32, "seed": 4, "lr": 0.5}, "text")
     with pytest.raises(ValueError, match="unknown key 'hiden'"):
         config.resume_with(Cfg, STORED, {"hiden": 3}, "text")
+
+
+def test_library_messages_name_parameters_and_the_cli_spells_them_as_flags():
+    import re
+    from pathlib import Path
+
+    from rnnlab.cli import build_parser, flag_spelling
+
+    parser = build_parser()
+    assert flag_spelling("use `fill='interpolate'` or a smaller `batch_size`; `nonesuch`", parser) == \
+        "use --fill interpolate or a smaller --batch-size; nonesuch"
+    assert flag_spelling("give `encoding='utf-16-le'` (`hidden_size`)", parser) == \
+        "give --encoding utf-16-le (--hidden)"
+    # the kind: no message of the library's data, models and locks names a command-line flag itself
+    src = Path(__file__).resolve().parent.parent / "src" / "rnnlab"
+    for path in [*(src / "data").glob("*.py"), src / "models.py", src / "lock.py"]:
+        found = re.findall(r"f?\"[^\"\n]*(?<![\w-])--[a-z][\w-]*", path.read_text(encoding="utf-8"))
+        assert found == [], (path.name, found)

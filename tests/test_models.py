@@ -76,7 +76,7 @@ def test_layer_parameters_counts_what_the_layer_allocates(cell, bidirectional):
 def test_a_model_that_cannot_fit_is_refused_before_allocation(monkeypatch):
     with pytest.raises(ValueError, match=r"^model: rnn, 2 layer\(s\) of 200,000 units: 120,0\d\d,\d{3},\d{3} "
                                          r"parameters; training needs at least 2.4 TB of memory but the cpu has .* "
-                                         r"available; use a smaller --hidden"):
+                                         r"available; use a smaller `hidden_size`"):
         models.check_fits("rnn", 64, 200_000, 2, 100, 64, 100, "cpu")
     models.check_fits("rnn", 64, 256, 2, 100, 64, 100, "cpu")  # the default text model fits
     # the estimate against a known amount: 5 copies of P float32 parameters + one batch's activations

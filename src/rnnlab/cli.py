@@ -5,7 +5,8 @@ Flags default to ``None`` so that only the flags a user typed override the confi
 A user's mistake (``ValueError``, ``TypeError``, a missing file, undecodable text) is one line on stderr and
 exit status 2; ``RNNLAB_DEBUG=1`` shows the traceback instead. Ctrl-C exits with 130, SIGTERM (handled like
 Ctrl-C: a checkpoint, the resume command) with 143. The library's messages
-name parameters in backticks (`` `lr` ``); on the command line they read as the flags that set them (``--lr``).
+name parameters in backticks (`` `lr` ``, `` `fill='interpolate'` ``); on the command line they read as the flags
+that set them (``--lr``, ``--fill interpolate``).
 """
 
 from __future__ import annotations
@@ -232,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: keep each series' best "
                                                                      "of model/linear/seasonal naive")
     p.add_argument("--clip", type=float, help="max gradient norm (default 1.0)")
+    p.add_argument("--schedule", choices=("constant", "cosine"), help="learning rate schedule (default: constant for "
+                                                                    "one series, cosine for a global model)")
+    p.add_argument("--min-lr-ratio", dest="min_lr_ratio", type=float, help="cosine floor, a fraction of --lr")
+    p.add_argument("--warmup-steps", dest="warmup_steps", type=int, help="steps of linear warm-up (default 0)")
+    p.add_argument("--weight-decay", dest="weight_decay", type=float, help="AdamW weight decay (default 0)")
+    p.add_argument("--eval-every", dest="eval_every", type=int, help="steps between validations (default: each epoch)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--length", type=int, help="sine: points (default 400)")
     p.add_argument("--noise", type=float, help="sine: noise standard deviation (default 0)")
@@ -324,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
-    """``message`` with each backticked parameter (`` `lr` ``) spelled as the flag that sets it (``--lr``)."""
+    """``message`` with each backticked parameter spelled as the flag that sets it: `` `lr` `` -> ``--lr``,
+    `` `fill='interpolate'` `` -> ``--fill interpolate`` (a parameter no flag sets loses its backticks only)."""
     flags: dict[str, str] = {}
 
     def collect(p: argparse.ArgumentParser) -> None:
@@ -336,7 +344,13 @@ def flag_spelling(message: str, parser: argparse.ArgumentParser) -> str:
                 flags.setdefault(action.dest, action.option_strings[-1])
 
     collect(parser)
-    return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[1]), message)
+    def spell(m: re.Match) -> str:
+        name, value = m[1], m[2]
+        if name not in flags:
+            return m[0][1:-1]
+        return flags[name] if value is None else f"{flags[name]} {value.strip(chr(39) + chr(34))}"
+
+    return re.sub(r"`(\w+)(?:=([^`]*))?`", spell, message)
 
 
 class Terminated(KeyboardInterrupt):

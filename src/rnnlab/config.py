@@ -53,6 +53,27 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"config: {path} is not valid TOML: {e}") from None
 
 
+def given(file: str | Path | Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None,
+          section: str | None = None, strict_for: str | None = None) -> dict[str, Any]:
+    """The settings a user gave — a TOML file's (its ``[section]`` winning), then ``overrides`` — without defaults.
+
+    Other tables of the file (another command's settings) are skipped; with ``strict_for`` (the config's name,
+    as :func:`resolve` passes it) they are a ``ValueError`` naming the table.
+    """
+    data: dict[str, Any] = {}
+    if file is not None:
+        raw = read_toml(file) if isinstance(file, (str, Path)) else dict(file)
+        nested = raw.pop(section, None) if section else None
+        data.update({k: v for k, v in raw.items() if not isinstance(v, dict)})
+        if isinstance(nested, dict):
+            data.update(nested)
+        stray_tables = [k for k, v in raw.items() if isinstance(v, dict)]
+        if stray_tables and strict_for is not None:
+            raise ValueError(f"config: unknown section [{stray_tables[0]}] for {strict_for}")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return data
+
+
 def resolve(
     cls: type[C],
     file: str | Path | Mapping[str, Any] | None = None,
@@ -70,20 +91,9 @@ def resolve(
 
     Raises:
         ValueError: a key that is not a field of ``cls`` (the message names it and lists the valid
-            keys), or a value of the wrong type.
+            keys), a table other than ``[section]``, or a value of the wrong type.
     """
-    data: dict[str, Any] = {}
-    if file is not None:
-        raw = read_toml(file) if isinstance(file, (str, Path)) else dict(file)
-        nested = raw.pop(section, None) if section else None
-        data.update({k: v for k, v in raw.items() if not isinstance(v, dict)})
-        if isinstance(nested, dict):
-            data.update(nested)
-        stray_tables = [k for k, v in raw.items() if isinstance(v, dict)]
-        if stray_tables:
-            raise ValueError(f"config: unknown section [{stray_tables[0]}] for {cls.__name__}")
-    if overrides:
-        data.update({k: v for k, v in overrides.items() if v is not None})
+    data = given(file, overrides, section, strict_for=cls.__name__)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -141,20 +151,6 @@ def _union_type() -> Any:
 # ---------------------------------------------------------------- resuming a run
 
 RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "eval_every", "device", "quiet")  # may change
-
-
-def given(file: str | Path | Mapping[str, Any] | None, overrides: Mapping[str, Any] | None = None,
-          section: str | None = None) -> dict[str, Any]:
-    """The settings a user gave — a TOML file's (its ``[section]`` winning), then ``overrides`` — without defaults."""
-    data: dict[str, Any] = {}
-    if file is not None:
-        raw = read_toml(file) if isinstance(file, (str, Path)) else dict(file)
-        nested = raw.pop(section, None) if section else None
-        data.update({k: v for k, v in raw.items() if not isinstance(v, dict)})
-        if isinstance(nested, dict):
-            data.update(nested)
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return data
 
 
 def resume_with(cls: type[C], stored: Mapping[str, Any], settings: Mapping[str, Any], task: str,

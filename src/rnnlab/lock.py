@@ -91,7 +91,7 @@ def acquire(directory: str | Path) -> RunLock:
                 raise
             who = holder(directory) or "another process"
             raise ValueError(f"run directory {directory} is in use by {who}; wait for it to finish, or stop it "
-                             f"(Ctrl-C saves a checkpoint) and continue with --resume") from None
+                             f"(Ctrl-C saves a checkpoint) and continue with `resume`") from None
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(path))
         except FileNotFoundError:

@@ -96,6 +96,23 @@ class LinearAR:
         self.weight, self.bias = solution[:-1], solution[-1]
         return self
 
+    def fit_normal(self, gram: np.ndarray, cross: np.ndarray) -> "LinearAR":
+        """The same fit from the normal equations: ``gram = [X, 1]^T [X, 1]`` ``(L + 1, L + 1)`` and
+        ``cross = [X, 1]^T Y`` ``(L + 1, O)`` (for windows too many to build, see
+        :func:`rnnlab.forecast.series_windows.fit_linear`).
+
+        With ``gram = V diag(s^2) V^T`` (``s`` the design's singular values), the minimum-norm solution
+        keeping ``s > RCOND max(s)``, as :meth:`fit` does: ``W = V_k diag(1 / s_k^2) V_k^T cross``.
+        """
+        eigenvalues, vectors = np.linalg.eigh(gram)
+        singular = np.sqrt(np.maximum(eigenvalues, 0.0))
+        keep = singular > RCOND * singular.max()
+        v = vectors[:, keep]
+        # W = V_k diag(1 / s_k^2) V_k^T C
+        solution = v @ ((v.T @ cross) / eigenvalues[keep][:, None])  # -> (L + 1, O)
+        self.weight, self.bias = solution[:-1], solution[-1]
+        return self
+
     def __call__(self, inputs: np.ndarray) -> np.ndarray:
         return inputs @ self.weight + self.bias  # (N, L) -> (N, O)
 

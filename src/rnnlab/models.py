@@ -62,7 +62,7 @@ def check_fits(cell: str, input_size: int, hidden_size: int, num_layers: int, ou
         raise ValueError(
             f"model: {cell}, {num_layers} layer(s) of {hidden_size:,} units: {params:,} parameters; training needs at "
             f"least {_size(need)} of memory but the {device.type} has {_size(available)} available; use a smaller "
-            f"--hidden, --layers or --batch-size"
+            f"`hidden_size`, `num_layers` or `batch_size`"
         )
 
 

@@ -69,7 +69,7 @@ def test_long_csv_names_lines_and_suggests_an_encoding(tmp_path):
         read_panel_csv(path, "id", "ds", "y")
     latin = tmp_path / "l.csv"
     latin.write_bytes("id,y\nSão,1\nSão,2\nSão,3\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="--encoding latin-1"):
+    with pytest.raises(ValueError, match="`encoding='latin-1'`"):
         read_panel_csv(latin, "id")
     p = read_panel_csv(latin, "id", encoding="latin-1")
     assert p.ids == ["São"] and p.lengths.tolist() == [3]

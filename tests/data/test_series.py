@@ -71,7 +71,7 @@ def test_missing_file(tmp_path):
 
 def test_unknown_column_lists_the_columns(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n")
-    with pytest.raises(ValueError, match=r"unknown column 'x' \(--column\) in data.csv; columns are: a, b"):
+    with pytest.raises(ValueError, match=r"unknown column 'x' \(`column`\) in data.csv; columns are: a, b"):
         sd.load(str(path), column="x")
 
 
@@ -83,7 +83,7 @@ def test_non_numeric_values_name_their_lines(tmp_path):
 
 def test_missing_values_name_their_lines_and_fill_interpolates(tmp_path):
     path = write(tmp_path, "v\n1\n\n3\n4\n\n8\n")
-    with pytest.raises(ValueError, match=r"2 missing value\(s\) in 'v' at data.csv line 3, 6; use --fill"):
+    with pytest.raises(ValueError, match=r"2 missing value\(s\) in 'v' at data.csv line 3, 6; use `fill='interp"):
         sd.load(str(path), column="v")
     s = sd.load(str(path), column="v", fill="interpolate")
     np.testing.assert_allclose(s.to_numpy(), np.interp(np.arange(6), [0, 2, 3, 5], [1, 3, 4, 8]))

@@ -76,7 +76,7 @@ def test_decode_error_says_where(tmp_path, monkeypatch, chunk):
     except UnicodeDecodeError as e:
         offset = e.start  # the oracle: Python's own decoder on the whole file
     with pytest.raises(ValueError,
-                       match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*--encoding"):
+                       match=rf"not valid utf-8: byte 0xff at byte offset {offset} \(line 3\); .*`encoding`"):
         Corpus.build(path, out=tmp_path / "out" / "corpus.bin")
     assert not (tmp_path / "out").exists()  # nothing written
     assert Corpus.build(path, encoding="latin-1").vocab.decode(Corpus.build(path, encoding="latin-1").ids) == \
@@ -180,7 +180,7 @@ def test_a_byte_order_mark_contradicting_the_encoding_is_named(tmp_path, encodin
     path.write_bytes(bom + UNICODE.encode(encoding))
     label = encoding.upper().replace("-LE", " LE").replace("-BE", " BE").replace("UTF-8", "UTF-8")
     with pytest.raises(ValueError, match=rf"starts with a {label} byte order mark, so it is {label}, not latin-1; "
-                                         rf"leave out --encoding .* or give --encoding {codec}$"):
+                                         rf"leave out `encoding` .* or give `encoding='{codec}'`$"):
         Corpus.build(path, encoding="latin-1")
 
 
@@ -189,8 +189,8 @@ def test_utf16_without_a_mark_is_named_not_decoded_as_garbage(tmp_path, order):
     path = tmp_path / "nobom.txt"
     path.write_bytes(("hello world\n" * 50).encode(f"utf-16-{order}"))
     for encoding in ("utf-8", "latin-1"):  # both would decode it "successfully", NULs and all
-        with pytest.raises(ValueError, match=rf"looks like UTF-16 without a byte order mark .*give --encoding "
-                                             rf"utf-16-{order}$"):
+        with pytest.raises(ValueError, match=rf"looks like UTF-16 without a byte order mark .*give `encoding='"
+                                             rf"utf-16-{order}'`$"):
             Corpus.build(path, encoding=encoding)
     assert Corpus.build(path, encoding=f"utf-16-{order}").vocab.decode(
         Corpus.build(path, encoding=f"utf-16-{order}").ids) == "hello world\n" * 50

@@ -158,7 +158,7 @@ def test_module_entry_point(tmp_path):
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch, capsys):
     from safetensors.torch import load_file
 
-    from rnnlab.forecast.estimator import WindowTask
+    from rnnlab.forecast.series_windows import WindowTask
 
     args = ["forecast", "--data", "nile", "--epochs", "6", "--patience", "100", "--quiet", "--device", "cpu"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0

@@ -10,7 +10,8 @@ import torch
 
 import rnnlab
 from rnnlab.data import load, sine, windows
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet, WindowTask
+from rnnlab.forecast.estimator import ForecastConfig, Forecaster, ForecastNet
+from rnnlab.forecast.series_windows import SeriesWindows, WindowTask
 from rnnlab.metrics import LinearAR, forecast_metrics
 
 QUICK = dict(epochs=3, quiet=True, device="cpu")
@@ -40,8 +41,8 @@ def test_untrained_network_is_the_linear_skip():
 
 
 def test_task_shards_every_window_once_across_ranks():
-    x, y = np.arange(20.0).reshape(10, 2), np.arange(10.0).reshape(10, 1)
-    task = WindowTask(x, y, x[:2], y[:2], batch_size=3)
+    z = np.arange(-2.0, 10.0)  # lookback 2, one output: the 10 windows' targets are 0 .. 9
+    task = WindowTask(SeriesWindows(z, 2, 1), SeriesWindows(z, 2, 1, first_end=10), batch_size=3)
     seen = []
     for rank in range(2):
         for bx, by in task.batches(0, torch.Generator().manual_seed(1), rank, 2):
@@ -172,7 +173,7 @@ def test_each_setting_is_declared_once_in_forecast_config():
     # the estimator's parameters are the config's model fields, the CLI has a flag for every field, and the
     # TrainConfig mapping takes every field the two configs share (clip included: it shows in config.json)
     from rnnlab.cli import build_parser
-    from rnnlab.forecast.estimator import MODEL_FIELDS, train_config
+    from rnnlab.forecast.settings import MODEL_FIELDS, train_config
 
     assert tuple(inspect.signature(Forecaster).parameters) == MODEL_FIELDS == Forecaster.PARAMS
     forecast = build_parser()._subparsers._group_actions[0].choices["forecast"]
@@ -182,3 +183,26 @@ def test_each_setting_is_declared_once_in_forecast_config():
     train = train_config(config)
     assert (train.clip, train.lr, train.patience, train.epochs, train.seed) == (0.5, 0.02, 3, 7, 4)
     assert "clip" in dataclasses.asdict(ForecastConfig())
+
+
+@pytest.mark.parametrize("mode,given,expected", [
+    ("global", {}, ("cosine", 0.0)), ("local", {}, ("constant", 0.1)),
+    ("global", {"schedule": "constant", "min_lr_ratio": 0.3}, ("constant", 0.3)),
+])
+def test_the_schedule_that_trains_is_the_one_config_json_records(mode, given, expected, monkeypatch):
+    # None resolves per model (a global model: cosine to 0 over its steps), into the sizes config.json stores
+    from rnnlab import train
+    from rnnlab.data.synthetic import seasonal_panel
+    from rnnlab.forecast.panel import PanelForecaster
+
+    captured = []
+
+    def fake_fit(model, task, config, run_dir=None, resume=False):
+        captured.append(config)
+        return train.TrainResult(history=[], best_val=0.0, steps=0, epochs=0, seconds=0.0, stopped="budget")
+
+    monkeypatch.setattr(train, "fit", fake_fit)
+    panel = seasonal_panel(series=3, length=60, season=4)
+    f = PanelForecaster(mode=mode, lookback=8, horizon=4, season=4, quiet=True, **given).fit(panel)
+    assert (f.sizes_["schedule"], f.sizes_["min_lr_ratio"]) == expected
+    assert {(c.schedule, c.min_lr_ratio) for c in captured} == {expected}

@@ -201,7 +201,7 @@ class Panel:
         names = [str(c) for c in frame.columns]
         for c in (columns or []):
             if c not in names:
-                raise ValueError(f"panel: unknown column '{c}' (--columns); columns are: {', '.join(names)}")
+                raise ValueError(f"panel: unknown column '{c}' (`columns`); columns are: {', '.join(names)}")
         if columns is None:
             columns = [c for c, col in zip(names, frame.columns) if c != time_column
                        and pd.api.types.is_numeric_dtype(frame[col])]
@@ -226,7 +226,7 @@ class Panel:
         """A long frame: one row per (series, time); rows of a series need not be together or in order."""
         names = [str(c) for c in frame.columns]
         frame = frame.set_axis(names, axis=1)
-        for name, what in ((id_column, "--id-column"), (time_column, "--time-column"), (value_column, "--column")):
+        for name, what in ((id_column, "`id_column`"), (time_column, "`time_column`"), (value_column, "`column`")):
             if name is not None and name not in names:
                 raise ValueError(f"panel: unknown column '{name}' ({what}) in {source}; columns are: "
                                  f"{', '.join(names)}")
@@ -234,7 +234,7 @@ class Panel:
             rest = [c for c in names if c not in (id_column, time_column)]
             numeric = [c for c in rest if pd.api.types.is_numeric_dtype(frame[c])]
             if len(rest) != 1 and len(numeric) != 1:
-                raise ValueError(f"panel: {source} has several value columns; choose one with --column: "
+                raise ValueError(f"panel: {source} has several value columns; choose one with `column`: "
                                  f"{', '.join(rest)}")
             value_column = rest[0] if len(rest) == 1 else numeric[0]
         rows = np.arange(len(frame)) + first_row
@@ -327,7 +327,7 @@ def read_panel_csv(path: str | Path, id_column: str | None = None, time_column: 
 
     Raises:
         ValueError: a missing file or a directory, an undecodable file (the message suggests
-            ``--encoding``), unknown columns, or a series that fails validation (named).
+            ``encoding``), unknown columns, or a series that fails validation (named).
     """
     frame = sd.read_frame(path, encoding)
     name = Path(path).name

@@ -94,7 +94,7 @@ def read_frame(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV file into a frame; every way it can fail is a ``ValueError`` naming the file.
 
     Without ``encoding`` the file is UTF-8 (a UTF-8 byte-order mark is skipped, a UTF-16 one recognised);
-    a file that is not gets a message suggesting ``--encoding`` (e.g. ``latin-1``).
+    a file that is not gets a message suggesting ``encoding`` (e.g. ``latin-1``).
     """
     path = Path(path)
     if path.is_dir():
@@ -109,7 +109,7 @@ def read_frame(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
         return pd.read_csv(path, skip_blank_lines=False, encoding=encoding)
     except UnicodeDecodeError as e:
         raise ValueError(f"series: {path.name} is not {encoding.replace('-sig', '')} text (byte {e.start}); "
-                         f"give its encoding, e.g. --encoding latin-1 (encoding='latin-1')") from None
+                         f"give its encoding, e.g. `encoding='latin-1'`") from None
     except LookupError:
         raise ValueError(f"series: unknown encoding {encoding!r}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -127,7 +127,7 @@ def read_csv(path: str | Path, column: str | None = None, time_column: str | Non
     frame = read_frame(path, encoding)
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
-    for name, what in ((time_column, "--time-column"), (column, "--column")):
+    for name, what in ((time_column, "`time_column`"), (column, "`column`")):
         if name is not None and name not in columns:
             raise ValueError(f"series: unknown column '{name}' ({what}) in {path.name}; columns are: "
                              f"{', '.join(columns)}")
@@ -139,16 +139,16 @@ def read_csv(path: str | Path, column: str | None = None, time_column: str | Non
         elif len(numeric) == 1:
             column = numeric[0]
         else:
-            raise ValueError(f"series: {path.name} has several columns; choose one with --column: "
+            raise ValueError(f"series: {path.name} has several columns; choose one with `column`: "
                              f"{', '.join(candidates)}")
-    index, rows = None, np.arange(len(frame)) + 2
+    index, rows, values = None, np.arange(len(frame)) + 2, frame[column]
     if time_column is not None:
         index = parse_times(frame[time_column], time_column, path.name, check_order=False)
+        del frame  # the dates' text is most of what was read (5M minute stamps: ~400 MB): let it go now
         order = _date_order(index, f"{path.name} line", rows)
-        index, rows = index[order], rows[order]
-        frame = frame.iloc[order]
+        index, rows, values = index[order], rows[order], values.iloc[order]
         index = pd.DatetimeIndex(index, freq=_infer_freq(index))
-    s = as_series(frame[column], fill=fill, name=column, index=index, where=f"{path.name} line", rows=rows)
+    s = as_series(values, fill=fill, name=column, index=index, where=f"{path.name} line", rows=rows)
     if time_column is not None and not np.array_equal(order, np.arange(len(order))):
         s.attrs["notices"] = ["rows sorted by date"]
     return s
@@ -233,7 +233,7 @@ def as_series(values, target: str | None = None, fill: str | None = None, name: 
         raise ValueError(f"series: '{name}' has no values")
     if len(missing) and fill is None:
         raise ValueError(f"series: {len(missing)} missing value(s) in '{name}' at {where} {lines(missing)}; "
-                         f"use --fill interpolate (fill='interpolate') to fill them")
+                         f"use `fill='interpolate'` to fill them")
     if fill not in (None, "interpolate"):
         raise ValueError(f"series: fill must be 'interpolate' or None, got {fill!r}")
     if len(missing):

@@ -205,7 +205,7 @@ class Corpus:
         if not path.is_file():
             raise ValueError(f"text: encoded corpus not found: {path}")
         size, itemsize = path.stat().st_size, vocab.dtype.itemsize
-        restart = "it was changed after the run began; start a new run (a new --out) on the text you want"
+        restart = "it was changed after the run began; start a new run (a new `out`) on the text you want"
         if size % itemsize or (n_chars is not None and size != n_chars * itemsize):
             held = f"{size // itemsize:,} characters" if size % itemsize == 0 else f"{size:,} bytes"
             raise ValueError(f"text: {path} holds {held} but config.json records {n_chars:,}; {restart}"
@@ -261,7 +261,7 @@ def check_sizes(n_chars: int, source: str, batch_size: int, seq_len: int, world_
         raise ValueError(
             f"text: {source} is too short: {n_chars} characters give a training split of {sizes['train']}, "
             f"but batch_size {batch_size} x seq_len {seq_len}{f' x {world_size} processes' if world_size > 1 else ''}"
-            f" needs at least {need}; use a longer text or a smaller --batch-size / --seq-len"
+            f" needs at least {need}; use a longer text or a smaller `batch_size` / `seq_len`"
         )
     for name, fraction in (("val", split[1]), ("test", split[2])):
         if sizes[name] < 2:

@@ -5,7 +5,7 @@ Encodings: a file that starts with a byte order mark is read in the encoding the
 BOM, UTF-16 or UTF-32, either byte order) when ``encoding`` is the default ``"utf-8"``; with another
 ``encoding`` the mark is an error that names it. A file without a mark whose first bytes are a third or
 more NUL bytes, all at even or all at odd offsets, is UTF-16 without a mark: an error that says so and
-gives the ``--encoding`` to use (decoded as UTF-8 or Latin-1 it would be valid, and garbage). Bytes that do
+gives the ``encoding`` to use (decoded as UTF-8 or Latin-1 it would be valid, and garbage). Bytes that do
 not decode are reported with their offset and line.
 
 Strings: ``"-"`` is standard input, a name in :data:`BUILTIN` the built-in corpus, a one-line string that
@@ -71,7 +71,7 @@ def file_encoding(path: str | Path, encoding: str = "utf-8") -> str:
             if codec == "utf-8" or codec.startswith(name.split("-sig")[0]):  # the default, or the mark's family
                 return name
             raise ValueError(f"text: {path} starts with a {label} byte order mark, so it is {label}, not {encoding}; "
-                             f"leave out --encoding (the mark is recognised) or give --encoding {name}")
+                             f"leave out `encoding` (the mark is recognised) or give `encoding='{name}'`")
     if codec.startswith(("utf-16", "utf-32")) or len(head) < 8:
         return encoding
     zeros_even, zeros_odd = head[0::2].count(0), head[1::2].count(0)
@@ -79,7 +79,7 @@ def file_encoding(path: str | Path, encoding: str = "utf-8") -> str:
         order = "le" if zeros_odd else "be"  # ASCII in UTF-16 LE is the byte, then 0
         raise ValueError(f"text: {path} looks like UTF-16 without a byte order mark ({zeros_even + zeros_odd} NUL "
                          f"bytes in its first {len(head)}, all at {'odd' if zeros_odd else 'even'} offsets); "
-                         f"give --encoding utf-16-{order}")
+                         f"give `encoding='utf-16-{order}'`")
     return encoding
 
 
@@ -103,7 +103,7 @@ def file_chunks(path: str | Path, encoding: str = "utf-8") -> Iterator[str]:
             except UnicodeDecodeError as e:
                 at = offset - pending + e.start  # absolute byte offset of the bad byte
                 line = lines + raw[: max(0, e.start - pending)].count(b"\n")
-                hint = "choose the file's encoding with --encoding (e.g. latin-1 or cp1252 for Western European text)"
+                hint = "choose the file's encoding with `encoding` (e.g. latin-1 or cp1252 for Western European text)"
                 raise ValueError(
                     f"text: {path} is not valid {encoding}: byte 0x{e.object[e.start]:02x} at byte offset {at} "
                     f"(line {line}); {hint}"

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,74 +38,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data import series as sd
+from rnnlab.forecast.series_windows import EVAL_CHUNK, SeriesWindows, WindowTask, fit_linear
+from rnnlab.forecast.settings import (MODEL_FIELDS, SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, resolve_sizes,
+                                      train_config)
 from rnnlab.metrics import LinearAR, forecast_metrics, naive, seasonal_naive
 from rnnlab.models import SequenceRegressor, check_fits
-
-STRATEGIES = ("direct", "recursive")
-SKIPS = ("linear", "none")
-
-
-@dataclass(frozen=True)
-class ForecastConfig:
-    """Everything ``rnnlab forecast`` needs; ``None`` sizes are chosen from the data (see :meth:`Forecaster.fit`)."""
-
-    # data
-    data: str = "sine"  # "sine", a bundled series (airline, sunspots, co2, nile) or a CSV path
-    column: str | None = None  # CSV: the value column (default: the only numeric one)
-    time_column: str | None = None  # CSV: dates (or years); the frequency is inferred from them
-    id_column: str | None = None  # CSV: series ids of a long panel (one row per series and time)
-    columns: str | None = None  # CSV: the series of a wide panel, comma-separated (default: every numeric column)
-    encoding: str | None = None  # CSV text encoding; None: UTF-8 (byte-order marks recognised)
-    fill: str | None = None  # "interpolate" to fill missing values; None rejects them
-    length: int = 400  # sine: points
-    noise: float = 0.0  # sine: standard deviation of the added noise
-    test_size: int | None = None  # last points held out for the test; None: max(horizon, 20% of the series)
-    # model
-    cell: str = "rnn"  # "rnn", "lstm" or "gru"
-    hidden_size: int | None = None  # hidden units per layer; None: 16 for one series, 64 for a global model
-    num_layers: int = 1  # stacked recurrent layers
-    dropout: float = 0.0  # between recurrent layers
-    lookback: int | None = None  # inputs per window; None: the season if >= 12, else 20
-    horizon: int | None = None  # steps forecast per origin; None: the season (12 monthly), 1 if none
-    strategy: str = "direct"  # "direct" (H outputs) or "recursive" (1 output, fed back)
-    skip: str = "linear"  # "linear": residual RNN on a least-squares AR skip; "none": the plain RNN
-    transform: str = "auto"  # "auto" (log if positive), "log" or "none"; then standardised on training data
-    season: int | None = None  # seasonal-naive period and MASE scale; None: from the frequency
-    val_size: int | None = None  # points before the test for early stopping; None: 10% (panel: the horizon)
-    # panels (rnnlab.forecast.panel)
-    mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
-    batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
-    select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
-    # training
-    epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
-    steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
-    minutes: float | None = None  # wall-clock budget (None: no limit)
-    batch_size: int | None = None  # windows per step; None: 32 for one series, 256 for a global model
-    lr: float = 3e-3  # Adam learning rate
-    clip: float | None = 1.0  # max gradient norm (None: no clipping)
-    patience: int | None = 20  # epochs without validation improvement before stopping
-    seed: int = 0  # weights, batch order
-    device: str = "auto"  # "auto", "cpu" or "cuda"
-    engine: str = "auto"  # recurrent engine: "auto", "torch", "fused", "loop" (see rnnlab.engines)
-    quiet: bool = False  # no progress bar
-
-
-# the fields that say which data to read, and those only a panel uses: not a Forecaster's parameters
-DATA_FIELDS = ("data", "column", "time_column", "id_column", "columns", "encoding", "fill", "length", "noise",
-               "test_size")
-PANEL_FIELDS = ("mode", "batches_per_epoch", "select")
-SERIES_HIDDEN, SERIES_BATCH = 16, 32  # one series' defaults of hidden_size and batch_size (None)
-MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
-                     if f.name not in DATA_FIELDS + PANEL_FIELDS)
-
-
-def train_config(settings):
-    """The :class:`rnnlab.train.TrainConfig` of forecast ``settings``: every field the two share, by name."""
-    from rnnlab import train
-
-    return train.TrainConfig(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(train.TrainConfig)
-                                if hasattr(settings, f.name)})
-
 
 class ForecastNet(nn.Module):
     """``SequenceRegressor`` on the scaled window plus an optional linear skip (see the module docstring).
@@ -133,36 +69,6 @@ class ForecastNet(nn.Module):
         return y
 
 
-class WindowTask:
-    """The training task for :func:`rnnlab.train.fit`: MSE on shuffled windows, validation MSE.
-
-    Batches are ``(x (B, L, 1), y (B, O))`` CPU tensors; each rank takes every ``world_size``-th window of
-    the epoch's permutation.
-    """
-
-    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                 batch_size: int) -> None:
-        self.x, self.y = _tensor(x_train)[..., None], _tensor(y_train)  # -> (N, L, 1), (N, O)
-        self.x_val, self.y_val = _tensor(x_val)[..., None], _tensor(y_val)
-        self.batch_size = batch_size
-
-    def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
-        order = torch.randperm(len(self.x), generator=generator)[rank::world_size]
-        for i in range(0, len(order), self.batch_size):
-            index = order[i:i + self.batch_size]
-            yield self.x[index], self.y[index]
-
-    def loss(self, model: nn.Module, batch, state):
-        x, y = batch
-        device = next(model.parameters()).device
-        return nn.functional.mse_loss(model(x.to(device)), y.to(device)), None
-
-    def evaluate(self, model: nn.Module) -> float:
-        x, y = (self.x_val, self.y_val) if len(self.x_val) else (self.x, self.y)
-        device = next(model.parameters()).device
-        return float(nn.functional.mse_loss(model(x.to(device)), y.to(device)))
-
-
 class Forecaster:
     """Fit a recurrent forecaster to one series; forecast, backtest, save. Arguments: see :class:`ForecastConfig`.
 
@@ -176,14 +82,17 @@ class Forecaster:
                  skip: str = "linear", transform: str = "auto", season: int | None = None,
                  val_size: int | None = None, epochs: int = 300, steps: int | None = None,
                  minutes: float | None = None, batch_size: int | None = None, lr: float = 3e-3,
-                 clip: float | None = 1.0,
+                 schedule: str | None = None, min_lr_ratio: float | None = None, warmup_steps: int = 0,
+                 weight_decay: float = 0.0, clip: float | None = 1.0, eval_every: int | None = None,
                  patience: int | None = 20, seed: int = 0, device: str = "auto", engine: str = "auto",
                  quiet: bool = False) -> None:
         self.cell, self.hidden_size, self.num_layers, self.dropout = cell, hidden_size, num_layers, dropout
         self.lookback, self.horizon, self.strategy, self.skip = lookback, horizon, strategy, skip
         self.transform, self.season, self.val_size = transform, season, val_size
         self.epochs, self.steps, self.minutes, self.batch_size = epochs, steps, minutes, batch_size
-        self.lr, self.clip, self.patience, self.seed, self.device = lr, clip, patience, seed, device
+        self.lr, self.schedule, self.min_lr_ratio, self.warmup_steps = lr, schedule, min_lr_ratio, warmup_steps
+        self.weight_decay, self.clip, self.eval_every = weight_decay, clip, eval_every
+        self.patience, self.seed, self.device = patience, seed, device
         self.engine, self.quiet = engine, quiet
 
     PARAMS = MODEL_FIELDS  # the settings above: ForecastConfig's model and training fields (checked by a test)
@@ -223,9 +132,9 @@ class Forecaster:
         self.scaler_ = sd.Scaler.fit(values[:train_end], self.transform)
         z = self.scaler_.transform(values)
         outputs = self.outputs_
-        x_train, y_train = sd.windows(z, self.lookback_, outputs, end=train_end)
-        x_val, y_val = sd.windows(z, self.lookback_, outputs, first_end=train_end)
-        self.linear_ = LinearAR().fit(x_train, y_train)
+        train_windows = SeriesWindows(z, self.lookback_, outputs, end=train_end)  # index arithmetic, not copies
+        val_windows = SeriesWindows(z, self.lookback_, outputs, first_end=train_end)
+        self.linear_ = fit_linear(train_windows)
         hidden, batch_size = self.hidden_size or SERIES_HIDDEN, self.batch_size or SERIES_BATCH
         check_fits(self.cell, 1, hidden, self.num_layers, outputs, batch_size, self.lookback_,
                    distributed.resolve_device(self.device), extra=(self.lookback_ + 1) * outputs)
@@ -237,7 +146,7 @@ class Forecaster:
                 self.model_.skip.weight.copy_(_tensor(self.linear_.weight.T))
                 self.model_.skip.bias.copy_(_tensor(self.linear_.bias))
         self.model_.to(distributed.resolve_device(self.device))
-        task = WindowTask(x_train, y_train, x_val, y_val, batch_size)
+        task = WindowTask(train_windows, val_windows, batch_size)
         with one_thread(self.model_):
             self.result_ = train.fit(self.model_, task, train_config(self), run_dir=run_dir, resume=resume)
         self.model_.eval()
@@ -264,9 +173,11 @@ class Forecaster:
         return np.concatenate(out, axis=1)[:, :steps]
 
     def _network(self, windows: np.ndarray) -> np.ndarray:
+        """The network on scaled windows, :data:`EVAL_CHUNK` at a time: ``(B, L)`` -> ``(B, O)``."""
         device = next(self.model_.parameters()).device
         with torch.no_grad():
-            return self.model_(_tensor(windows)[..., None].to(device)).double().cpu().numpy()
+            return np.concatenate([self.model_(_tensor(windows[i:i + EVAL_CHUNK])[..., None].to(device))
+                                   .double().cpu().numpy() for i in range(0, len(windows), EVAL_CHUNK)])
 
     def predict(self, n: int | None = None, series=None) -> pd.Series:
         """Forecast ``n`` steps (default: the horizon) beyond the fitted series, or beyond ``series``.
@@ -302,16 +213,17 @@ class Forecaster:
         full = np.concatenate([self.history_.to_numpy(), test.to_numpy()])
         z = self.scaler_.transform(full)
         origins = np.arange(start, len(full), self.horizon_)
-        windows = np.stack([z[o - self.lookback_:o] for o in origins])  # -> (B, L)
+        windows = z[origins[:, None] - self.lookback_ + np.arange(self.lookback_)[None, :]]  # -> (B, L)
         model = self.scaler_.inverse(self._roll(self._network, windows, self.horizon_))
         linear = self.scaler_.inverse(self._roll(self.linear_, windows, self.horizon_))
-        frame = {"actual": test.to_numpy(), "model": [], "naive": [], "seasonal_naive": [], "linear": []}
-        for b, origin in enumerate(origins):
+        n = len(test)  # origins every H: the forecasts, row after row, are the test points in order
+        frame = {"actual": test.to_numpy(), "model": model.ravel()[:n], "naive": np.empty(n),
+                 "seasonal_naive": np.empty(n), "linear": linear.ravel()[:n]}
+        for origin in origins:
             steps = min(self.horizon_, len(full) - origin)
-            frame["model"].extend(model[b, :steps])
-            frame["linear"].extend(linear[b, :steps])
-            frame["naive"].extend(naive(full[:origin], steps))
-            frame["seasonal_naive"].extend(seasonal_naive(full[:origin], steps, self.season_))
+            at = slice(origin - start, origin - start + steps)
+            frame["naive"][at] = naive(full[:origin], steps)
+            frame["seasonal_naive"][at] = seasonal_naive(full[:origin], steps, self.season_)
         return pd.DataFrame(frame, index=test.index)
 
     def evaluate(self, test) -> dict:
@@ -390,33 +302,6 @@ class Forecaster:
             pd.RangeIndex(h["length"] - len(h["values"]), h["length"])
         f.history_ = pd.Series(np.array(h["values"], dtype=np.float64), index=index, name=h["name"])
         return f
-
-
-def resolve_sizes(settings, series: pd.Series) -> dict:
-    """Season, horizon, lookback and val_size of ``settings`` (a Forecaster or a ForecastConfig) for ``series``.
-
-    ``None`` sizes come from the data: the season from the frequency (1 if none), the horizon the season
-    (1 if none), the lookback the season if >= 12 else 20, ``val_size`` 10% of the series.
-    """
-    _check_settings(settings)
-    freq = sd.frequency(series)
-    season = settings.season or sd.season_length(freq)
-    horizon = settings.horizon or (season if season > 1 else 1)
-    lookback = settings.lookback or (season if season >= 12 else 20)
-    val_size = settings.val_size if settings.val_size is not None else max(1, round(0.1 * len(series)))
-    return {"season": int(season), "horizon": int(horizon), "lookback": int(lookback),
-            "val_size": int(val_size), "freq": freq}
-
-
-def _check_settings(settings) -> None:
-    if settings.strategy not in STRATEGIES:
-        raise ValueError(f"forecast: strategy must be one of {', '.join(STRATEGIES)}, got {settings.strategy!r}")
-    if settings.skip not in SKIPS:
-        raise ValueError(f"forecast: skip must be one of {', '.join(SKIPS)}, got {settings.skip!r}")
-    for name in ("hidden_size", "num_layers", "batch_size", "lookback", "horizon", "season"):
-        value = getattr(settings, name)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
 
 
 @contextlib.contextmanager

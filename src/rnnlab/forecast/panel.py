@@ -38,7 +38,8 @@ from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
-from rnnlab.forecast.estimator import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, Forecaster, one_thread, train_config
+from rnnlab.forecast.estimator import Forecaster, one_thread
+from rnnlab.forecast.settings import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, resolve_schedule, train_config
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
 
 MODES = ("auto", "global", "local")
@@ -73,8 +74,9 @@ class PanelForecaster:
 
         Global defaults (measured on the Tourism competition, see the README): lookbacks 2, 3 and 4 seasons
         (``max(m, 4)`` values a season; one ensemble member each, forecasts their median), no validation
-        (``val_size`` 0: a fixed number of steps, 2000), hidden 64, batches of 256. Local defaults: the
-        single-series ones, validation = the horizon (each series' choice is made there).
+        (``val_size`` 0: a fixed number of steps, 2000, the learning rate on a cosine to 0), hidden 64, batches
+        of 256. Local defaults: the single-series ones, validation = the horizon (each series' choice is made
+        there).
         """
         c = self.config
         for name, value, allowed in (("mode", c.mode, MODES), ("select", c.select, SELECTS)):
@@ -97,7 +99,8 @@ class PanelForecaster:
                 raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
         return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
                 "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
-                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None)}
+                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None),
+                **resolve_schedule(c, global_model=mode == "global")}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
         """Every series needs its validation and test points and two points to train on (global), or one
@@ -135,8 +138,8 @@ class PanelForecaster:
         from rnnlab import train
 
         c = self.config
-        settings = dataclasses.replace(train_config(c), epochs=None, steps=self.sizes_["steps"], schedule="cosine",
-                                       min_lr_ratio=0.0, patience=c.patience if self.val_size_ else None)
+        settings = dataclasses.replace(train_config(c, global_model=True), epochs=None, steps=self.sizes_["steps"],
+                                       patience=c.patience if self.val_size_ else None)
         self.model_, results = nn.ModuleList(), []
         for lookback in self.lookbacks_:  # one ensemble member per lookback
             task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,

@@ -25,13 +25,14 @@ from rnnlab import distributed, rundir
 from rnnlab.config import resume_with, to_dict
 from rnnlab.data import series as sd
 from rnnlab.forecast import panel_run
-from rnnlab.forecast.estimator import ForecastConfig, Forecaster, resolve_sizes, train_config
+from rnnlab.forecast.estimator import Forecaster
+from rnnlab.forecast.settings import ForecastConfig, resolve_sizes, train_config
 from rnnlab.metrics import METRICS, forecast_metrics
 
 BASELINES = ("naive", "seasonal_naive", "linear")
 
 
-RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "device", "quiet")  # may change on resume
+RESUMABLE = ("lr", "steps", "minutes", "epochs", "patience", "eval_every", "device", "quiet")  # may change on resume
 
 
 @dataclass
