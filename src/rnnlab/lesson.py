@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from rnnlab import nn as rnn
+from rnnlab import threads
 from rnnlab.models import CharLM, SequenceRegressor
 from rnnlab.optim import AdamW
 
@@ -58,6 +59,7 @@ def run(seed: int = 42, out: TextIO | None = sys.stdout) -> LessonResult:
     """Run the lesson's four steps; print them to ``out`` (``None`` for silence) and return the numbers."""
     say = (lambda *lines: print(*lines, sep="\n", file=out)) if out is not None else (lambda *lines: None)
     result = LessonResult()
+    threads.choose()  # as training does: on a busy machine torch's second thread only waits (rnnlab.threads)
     _hidden_state_demo(seed, say, result)
     _sine(seed, say, result)
     _next_character(seed, say, result)
