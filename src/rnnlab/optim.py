@@ -24,8 +24,8 @@ Example:
     >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
     >>> opt = AdamW([w], lr=0.1, weight_decay=0.0)
     >>> (w * w).sum().backward(); opt.step()
-    >>> w.detach().tolist()  # the first Adam step moves every coordinate by lr against its gradient's sign
-    [0.8999999761581421, -1.899999976158142]
+    >>> [round(v, 6) for v in w.tolist()]  # Adam's first step: every coordinate lr against its gradient's sign
+    [0.9, -1.9]
 """
 
 from __future__ import annotations
