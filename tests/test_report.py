@@ -79,3 +79,31 @@ def test_preformatted_text_keeps_its_whitespace_and_is_escaped(tmp_path):
     path = write_report(tmp_path, "samples", [Section("Sample", pre=sample)])
     page = path.read_text(encoding="utf-8")
     assert "<pre>def f(x):\n    return x &lt; 1\n\n\n  # done</pre>" in page
+
+
+def test_log_scale_labels_decades_in_plain_text_and_no_stray_minor_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rnnlab.report import log_scale
+
+    fig, (wide, narrow) = plt.subplots(1, 2)
+    wide.plot([1, 2], [5e-4, 3])
+    log_scale(wide)
+    wide.set_ylim(5e-4, 3)
+    narrow.plot([1, 2], [0.5, 0.9])
+    log_scale(narrow)
+    fig.canvas.draw()
+
+    def shown(ax, minor=False):  # the labels of the ticks in view
+        low, high = ax.get_ylim()
+        return [t.get_text() for t in ax.yaxis.get_ticklabels(minor=minor)
+                if t.get_text() and low <= t.get_position()[1] <= high]
+
+    assert shown(wide) == ["10⁻³", "10⁻²", "10⁻¹", "10⁰"]  # plain text, no mathtext
+    assert shown(wide, minor=True) == []  # no "3×10⁰"
+    minors = shown(narrow, minor=True)
+    assert "0.5" in minors and "0.9" in minors  # less than a decade in view: the axis still has numbers
+    plt.close(fig)

@@ -25,7 +25,9 @@ import torch
 from torch import nn
 
 from rnnlab import nn as rnn
+from rnnlab import threads
 from rnnlab.models import CharLM, SequenceRegressor
+from rnnlab.optim import AdamW
 
 # The losses the lesson printed for its SimpleRNN at epochs 1, 50 and 100.
 LESSON_LOSSES = {1: 0.5, 50: 0.1, 100: 0.05}
@@ -57,6 +59,7 @@ def run(seed: int = 42, out: TextIO | None = sys.stdout) -> LessonResult:
     """Run the lesson's four steps; print them to ``out`` (``None`` for silence) and return the numbers."""
     say = (lambda *lines: print(*lines, sep="\n", file=out)) if out is not None else (lambda *lines: None)
     result = LessonResult()
+    threads.choose()  # as training does: on a busy machine torch's second thread only waits (rnnlab.threads)
     _hidden_state_demo(seed, say, result)
     _sine(seed, say, result)
     _next_character(seed, say, result)
@@ -110,8 +113,9 @@ def _sine_data() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _train_full_batch(model: nn.Module, inputs, targets, epochs: int = 100, lr: float = 0.01) -> dict[int, float]:
-    """The lesson's loop: Adam, MSE, full batch; returns the loss at epochs 1, 50 and 100."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    """The lesson's loop: Adam (:class:`rnnlab.optim.AdamW` without decay), MSE, full batch; returns the loss at
+    epochs 1, 50 and 100."""
+    optimizer = AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     losses = {}
     for epoch in range(1, epochs + 1):
         optimizer.zero_grad()
@@ -155,7 +159,7 @@ def _next_character(seed: int, say, result: LessonResult, steps: int = 200) -> N
     inputs, targets = encoded[:-1].unsqueeze(0), encoded[1:].unsqueeze(0)  # (1, L): one long sequence
     torch.manual_seed(seed)
     model = CharLM(vocab_size=len(vocab), embedding_size=16, hidden_size=64, num_layers=1, cell="rnn")
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = AdamW(model.parameters(), lr=0.01, weight_decay=0.0)
     for _ in range(steps):
         optimizer.zero_grad()
         logits, _ = model(inputs)  # (1, L, V)

@@ -33,6 +33,7 @@ h2 { margin-top: 2rem; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 1rem 0; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #ccc; padding: .25rem .6rem; text-align: right; }
 th { background: #f2f2f2; } td:first-child, th:first-child { text-align: left; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #666; font-size: .9rem; }
 footer { margin-top: 3rem; color: #888; font-size: .85rem; }
@@ -63,6 +64,35 @@ def save_figure(fig: Any, run_dir: str | Path, name: str) -> str:
     finally:
         plt.close(fig)
     return name
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def log_scale(ax: Any, axis: str = "y") -> None:
+    """Put ``ax``'s ``axis`` ("x" or "y") on a log scale labelled in plain text: decades as 10⁻³, 10⁻², …; the
+    ticks between them unlabelled, unless the view spans less than a decade (then as numbers, e.g. 0.02).
+
+    matplotlib's own labels are mathtext (its parser costs ~0.2 s of a figure's first draw) and label some
+    minor ticks when a decade is only partly in view (a stray "3×10⁰" at the top of an axis).
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+    def major(value: float, _position: int) -> str:
+        exponent = math.log10(value) if value > 0 else math.nan
+        if not math.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
+            return f"{value:g}"
+        return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
+
+    def minor(value: float, _position: int) -> str:
+        low, high = sorted(target.get_view_interval())
+        return f"{value:g}" if low > 0 and math.log10(high / low) < 1 else ""
+
+    target.set_major_formatter(FuncFormatter(major))
+    target.set_minor_formatter(FuncFormatter(minor))
 
 
 def _cell(value: Any) -> str:

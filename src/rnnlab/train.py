@@ -2,7 +2,8 @@
 
 A task (forecast windows, text TBPTT streams, an explain experiment) says how to make one epoch of
 batches, the loss of a batch and the validation loss (:class:`Task`); :func:`fit` does the rest: AdamW
-(plain Adam when ``weight_decay`` is 0), an optional warm-up and cosine schedule, gradient clipping,
+(:mod:`rnnlab.optim`, torch's arithmetic without torch.optim's import of torch._dynamo; plain Adam when
+``weight_decay`` is 0), an optional warm-up and cosine schedule, gradient clipping,
 evaluation now and then, the best weights kept and restored, early stopping, a NaN/inf guard, a progress
 bar, checkpoints, Ctrl-C, exact resume and DistributedDataParallel.
 
@@ -24,6 +25,11 @@ Decisions worth knowing:
   the stopping point (and a cosine schedule) depend on the clock, so only the state is restored exactly.
   Under DDP every rank restores rank 0's RNG states (only rank 0 writes), which is a correct continuation
   but bit-exact only if the ranks' RNG streams were identical.
+* **Checkpoints** are taken at every evaluation and written at most once every ``CHECKPOINT_SECONDS`` (or 20
+  times the last write's duration, if longer: writing costs at most a twentieth of the run), the first of a
+  session at once; one held back is written at the end, on Ctrl-C/SIGTERM, on divergence (the last good one)
+  and on any other error. A run killed outright (SIGKILL, power loss) resumes from the last one written —
+  exactly, but up to that many seconds back. (A 3-second forecast wrote 36 checkpoints of 36 epochs before.)
 * **Ctrl-C and SIGTERM.** The first SIGINT or SIGTERM (what ``kill``, systemd, Slurm and Kubernetes send) is
   deferred to the next step boundary (checked, on every rank, right after the forward pass: the step in
   progress makes no update and is redone on resume), so the checkpoint is consistent; a second one interrupts
@@ -44,13 +50,13 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import signal
 import threading
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
@@ -61,8 +67,11 @@ from tqdm.auto import tqdm
 
 from rnnlab import checkpoint as ckpt
 from rnnlab import threads
+from rnnlab.optim import AdamW
 from rnnlab.distributed import Agreement, Distributed, resolve_device
-from rnnlab.rundir import write_history_csv
+from rnnlab.rundir import check_owned, write_history_csv
+
+CHECKPOINT_SECONDS = 5.0  # the shortest time between two checkpoint writes (the module docstring's "Checkpoints")
 
 
 @dataclass(frozen=True)
@@ -232,6 +241,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, run_dir: str | Path |
             stopped = _train(loop, interrupt)
             if loop.p.loss_count or not loop.p.history:  # the steps since the last evaluation count too
                 loop.evaluate_and_checkpoint()
+            loop.write_pending()
         except KeyboardInterrupt as e:
             # this step's graph (DDP prepared its reduction for a backward that will not come) and the DDP
             # wrapper go now, while the process group is alive, not when the caller drops the traceback: once,
@@ -295,7 +305,7 @@ class _Loop:
                  run_dir: Path | None, resume: bool) -> None:
         self.model, self.task, self.config, self.world, self.run_dir = model, task, config, world, run_dir
         model.to(world.device).train()
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.generator = torch.Generator().manual_seed(config.seed)
         torch.manual_seed(config.seed + world.rank)
         self.p, self.state, self.best = _Progress(), None, _copy(model.state_dict())
@@ -314,6 +324,9 @@ class _Loop:
         self.lr = get_lr(config, self.p.step, self.total_steps)
         self.last_postfix = 0.0
         self.agreed = False  # all ranks stopped together on a Ctrl-C
+        self.pending: tuple[dict, dict] | None = None  # a checkpoint taken but not written yet: (tensors, meta)
+        self.written_at: float | None = None  # perf_counter() of this session's last checkpoint write
+        self.write_seconds = 0.0  # how long that write took
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.clock
@@ -371,9 +384,7 @@ class _Loop:
             p.best_val, p.bad_evals, self.best = val, 0, _copy(self.model.state_dict())
         else:
             p.bad_evals += 1
-        if self.run_dir is not None and self.world.rank == 0:
-            self.save(_get_rng(self.world.device))
-            write_history_csv(self.run_dir / "history.csv", p.history)
+        self.checkpoint(_get_rng(self.world.device))
         self.bar.set_postfix(_postfix(self.task, p, val, self.elapsed()), refresh=False)
         return self.config.patience is not None and p.bad_evals >= self.config.patience
 
@@ -386,12 +397,36 @@ class _Loop:
         else:
             kept = "restored the initial weights (nothing was evaluated yet)"
         checkpoint_dir = run_dir / "checkpoint" if run_dir is not None else None
+        self.write_pending()  # the last good evaluation's
         if checkpoint_dir is not None and (checkpoint_dir / ckpt.META_FILE).is_file():
             kept += f"; the last good checkpoint is kept in {checkpoint_dir} (try `resume` with a lower `lr`)"
         raise TrainingDiverged(f"train: training diverged: {what}; {kept}", p.step, checkpoint_dir)
 
-    def save(self, rng: dict[str, Tensor]) -> None:
-        """Write run_dir/checkpoint/ (see module docstring: what exact resume needs).
+    def checkpoint(self, rng: dict[str, Tensor], now: bool = False) -> None:
+        """Take a checkpoint (rank 0, with a ``run_dir``); write it ``now``, or if it is this session's first, or
+        if the last write is long enough ago (module docstring, "Checkpoints"); else hold it until then."""
+        if self.run_dir is None or self.world.rank != 0:
+            return
+        self.pending = self.snapshot(rng)
+        wait = max(CHECKPOINT_SECONDS, 20 * self.write_seconds)
+        if now or self.written_at is None or time.perf_counter() - self.written_at >= wait:
+            self.write_pending()
+        else:
+            check_owned(self.run_dir)  # a run directory deleted meanwhile stops the run now, not at the next write
+
+    def write_pending(self) -> None:
+        """Write the checkpoint held back (if any) and its history: ``run_dir/checkpoint/``, ``history.csv``."""
+        if self.pending is None:
+            return
+        start = time.perf_counter()
+        tensors, meta = self.pending
+        ckpt.save_checkpoint(self.run_dir / "checkpoint", tensors, meta)
+        write_history_csv(self.run_dir / "history.csv", meta["history"])
+        self.pending, self.written_at = None, time.perf_counter()
+        self.write_seconds = self.written_at - start
+
+    def snapshot(self, rng: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict]:
+        """What run_dir/checkpoint/ holds (see module docstring: what exact resume needs), as copies.
 
         Tensors: ``model.*`` (weights now), ``best.*`` (weights of the best evaluation), ``optimizer.*`` (AdamW
         moments and step counts), ``state.*`` (the carried recurrent state), ``rng.torch`` / ``rng.cuda``
@@ -399,20 +434,21 @@ class _Loop:
         Meta: the :class:`_Progress` counters (step, epoch, position, best_val, bad_evals, loss_sum/count,
         history), ``seconds`` trained so far, the JSON skeletons of optimizer and state, and the TrainConfig.
         There is no scheduler state: :func:`get_lr` is a function of the step (and of the elapsed time for
-        ``minutes``).
+        ``minutes``). The best weights, the RNG and generator states are never changed in place: not copied.
         """
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
-        tensors.update({f"best.{k}": v for k, v in self.best.items()})
-        tensors.update(rng)
-        tensors["rng.generator"] = self.epoch_generator_state
+        changing = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         meta = dataclasses.asdict(self.p) | {
             "format": 1,
             "seconds": self.elapsed(),
-            "optimizer": ckpt.flatten(self.optimizer.state_dict(), "optimizer", tensors),
-            "state": ckpt.flatten(self.state, "state", tensors),
+            "optimizer": ckpt.flatten(self.optimizer.state_dict(), "optimizer", changing),
+            "state": ckpt.flatten(self.state, "state", changing),
             "config": dataclasses.asdict(self.config),
         }
-        ckpt.save_checkpoint(self.run_dir / "checkpoint", tensors, meta)
+        tensors = {k: v.detach().to("cpu", copy=True) for k, v in changing.items()}
+        tensors.update({f"best.{k}": v for k, v in self.best.items()})
+        tensors.update(rng)
+        tensors["rng.generator"] = self.epoch_generator_state
+        return tensors, meta
 
     def interrupted(self, signum: int = signal.SIGINT) -> TrainingInterrupted:
         """After Ctrl-C or SIGTERM: rank 0 saves the checkpoint of the step boundary; the ranks part; what to
@@ -422,15 +458,17 @@ class _Loop:
         checkpoint_dir = None
         if self.run_dir is not None:
             checkpoint_dir = self.run_dir / "checkpoint"
-            if self.world.rank == 0:
-                self.save(self.rng)
+            self.checkpoint(self.rng, now=True)
         self.world.finish(barrier=self.agreed)
         where = f"checkpoint saved in {checkpoint_dir}" if checkpoint_dir else "no run directory, nothing saved"
         return TrainingInterrupted(f"train: interrupted at step {self.p.step}; {where}", checkpoint_dir,
                                    self.run_dir, signum)
 
     def close(self, barrier: bool) -> None:
+        """After an error: the checkpoint held back written if it can be (the error is what the caller sees)."""
         self.bar.close()
+        with contextlib.suppress(Exception):
+            self.write_pending()
         self.world.finish(barrier=barrier)
 
     def finish(self, stopped: str) -> TrainResult:
@@ -510,7 +548,7 @@ def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
         torch.cuda.set_rng_state(rng["rng.cuda"], device)
 
 
-def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device):
+def _restore(run_dir: Path, model: nn.Module, optimizer: AdamW, device: torch.device):
     """Load run_dir/checkpoint/ into model and optimizer; return the loop's counters and states."""
     directory = run_dir / "checkpoint"
     tensors, meta = ckpt.load_checkpoint(directory)
@@ -529,7 +567,7 @@ def _restore(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # deferred to the step boundary, then a checkpoint
 
 
-@contextmanager
+@contextlib.contextmanager
 def _deferred_interrupt() -> Iterator[threading.Event]:
     """The first SIGINT or SIGTERM sets the event (the loop stops at the step boundary) and records which in
     ``event.signum``; a second one interrupts at once. Signals a process ignores stay ignored."""

@@ -134,6 +134,8 @@ class MemoryHorizon:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        from rnnlab.report import log_scale
+
         fig, ax = plt.subplots(figsize=(7, 4))
         for cell in self.config.cells:
             ax.plot(self.config.delays, [self.relative_mse(cell, d) for d in self.config.delays], "o-",
@@ -141,7 +143,7 @@ class MemoryHorizon:
         ax.axhline(1.0, color="gray", ls="--", label="trivial baseline (predict the mean)")
         ax.axhline(SOLVED, color="gray", ls=":", label=f"remembers (≤ {SOLVED:.0%} of the baseline)")
         ax.set_xscale("log")
-        ax.set_yscale("log")  # 1 = knows nothing; the gated cells' errors sit two to three decades lower
+        log_scale(ax)  # 1 = knows nothing; the gated cells' errors sit two to three decades lower
         ax.set_xticks(self.config.delays, [str(d) for d in self.config.delays])
         ax.set_ylim(min([5e-4] + [r["relative_mse"] / 2 for r in self.rows]), 3)
         ax.set_xlabel("distance d (noise steps after the two marked numbers)")

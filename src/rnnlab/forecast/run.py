@@ -202,7 +202,7 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rnnlab.report import Section, save_figure
+    from rnnlab.report import Section, log_scale, save_figure
     from rnnlab.report import write_report as write_page
 
     series_png = save_figure(series_figure(info["name"], history, test, sizes["val_size"]), run_dir, "series.png")
@@ -212,7 +212,7 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
     rows = forecaster.result_.history
     ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], label="train")
     ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], label="validation")
-    ax.set_yscale("log")
+    log_scale(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE (scaled)")
     ax.legend()
