@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 
 from rnnlab.data.panel import Panel
 from rnnlab.data.synthetic import seasonal_panel
+from rnnlab.forecast import baselines
 from rnnlab.forecast.panel import PanelForecaster
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, level_of, window
 from rnnlab.metrics import aggregate, forecast_metrics, panel_scores
@@ -116,18 +117,35 @@ def test_save_and_load_give_the_same_forecasts(fitted, tmp_path):
     assert isinstance(rnnlab.load(tmp_path / "m"), PanelForecaster)
 
 
-def test_local_mode_keeps_each_series_best_on_validation():
+def test_local_mode_keeps_the_panels_best_on_validation_and_short_series_their_seasonal_naive(tmp_path):
     panel = seasonal_panel(3, 60, season=6, seed=4)
+    short = np.arange(1.0, 22.0) % 6 + 10.0  # 21 points: too short for a network (12 + 6 + 6 after the test)
+    panel = Panel.from_dict({**{name: panel.series(i).to_numpy() for i, name in enumerate(panel.ids)}, "s": short})
     history, test = panel.split(6)
     f = PanelForecaster(mode="local", horizon=6, lookback=12, season=6, hidden_size=4, **QUICK).fit(history)
-    assert set(f.choices_.values()) <= {"model", "linear", "seasonal_naive"} and len(f.choices_) == 3
+    assert f.forecasters_["s"] is None and f.choices_["s"] == "seasonal_naive"
+    assert set(f.validation_) == {"model", "linear", "seasonal_naive"}
+    kept = {f.choices_[name] for name in panel.ids[:3]}
+    assert kept == {baselines.choose([baselines.validation_errors(f.forecasters_[n]) for n in panel.ids[:3]])[0]}
     frame = f.backtest(test)
     for name, choice in f.choices_.items():
         if choice == "seasonal_naive":  # the kept forecast is the baseline's own, from the same origin
             rows = frame[frame["id"] == name]
             np.testing.assert_allclose(rows["model"], rows["seasonal_naive"], rtol=1e-6)
+    np.testing.assert_allclose(f.predict(6)["forecast"].to_numpy()[-6:], short[-12:-6])  # the last season
+    f.save(tmp_path / "local")
+    pd.testing.assert_frame_equal(PanelForecaster.load(tmp_path / "local").predict(), f.predict())
     with pytest.raises(ValueError, match="series 'x' was not fitted"):
         f.predict(3, Panel.from_dict({"x": np.arange(1.0, 30.0)}))
+
+
+def test_the_panel_leaves_the_seasonal_naive_only_for_a_clearly_better_candidate():
+    row = lambda model, linear, snaive: {"model": model, "linear": linear, "seasonal_naive": snaive}  # noqa: E731
+    assert baselines.choose([row(0.85, 1.2, 1.0), row(0.85, 1.2, 1.0)])[0] == "model"  # 15% better
+    assert baselines.choose([row(0.95, 1.2, 1.0), row(0.93, 0.99, 1.0)])[0] == "seasonal_naive"  # 6%: not clear
+    choice, means = baselines.choose([row(0.5, 0.7, 1.0), row(2.5, 0.7, 1.0)])  # model wins one series only
+    assert choice == "linear" and means == {"model": 1.5, "linear": 0.7, "seasonal_naive": 1.0}
+    assert baselines.choose([]) == ("seasonal_naive", {})
 
 
 def test_short_series_and_bad_settings_are_named():

@@ -8,9 +8,16 @@ Per series and origin ``o`` (forecasting ``H`` points from the actual values bef
                     fitted on the series' own windows before its first origin by ridge regression **toward
                     the seasonal naive forecast** (:func:`fit_linear`), in its standardised values.
 
-The per-series mode (:func:`best_on_validation`) forecasts each series' validation points (the last
-``val_size`` of its fitted part) from origins every ``H`` steps with its network, its linear AR and the
-seasonal naive forecast, and keeps the one with the lowest mean absolute error there.
+The per-series mode (:func:`validation_errors`, :func:`choose`) forecasts each series' validation points
+(the last ``val_size`` of its fitted part) from origins every ``H`` steps with its network, its linear
+baseline (fitted on the points before each origin) and the seasonal naive forecast, scales each error by
+the series' in-sample seasonal-naive error (MASE's scale), and averages over series. The whole panel then
+keeps the seasonal naive forecast unless a candidate's mean is at least ``MARGIN`` (10%) lower; then every
+series keeps that candidate. Why one choice for the panel, not one per series: on seeded samples of 40
+Tourism series, picking each series' best on its one validation window lost to the seasonal naive in
+aggregate (monthly 1.420 vs 1.396, quarterly 1.712 vs 1.602: the picks fit the window's noise, and a
+network validated there also early-stopped there), while the panel-wide choice kept the seasonal naive,
+which the networks (validation MASE 2.39 vs 2.05 monthly, 4.47 vs 1.90 quarterly) did not beat.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from rnnlab.data.panel import Panel
 from rnnlab.metrics import RCOND, naive, seasonal_naive
 
 CHOICES = ("model", "linear", "seasonal_naive")
+MARGIN = 0.1  # the per-series mode leaves the seasonal naive only for a candidate this much better
 RIDGE = 1.0  # the linear baseline's pull toward the seasonal naive, per window (measured on Tourism)
 
 
@@ -92,27 +100,43 @@ def fit_linear(history: np.ndarray, lookback: int, horizon: int, season: int, ri
     return forecast
 
 
-def best_on_validation(forecaster) -> str:
-    """The choice of a fitted :class:`~rnnlab.forecast.estimator.Forecaster`: ``"model"``, ``"linear"`` or
-    ``"seasonal_naive"``, whichever has the lowest MAE on its validation points (ties keep the model)."""
+def validation_errors(forecaster) -> dict[str, float]:
+    """A fitted :class:`~rnnlab.forecast.estimator.Forecaster`'s validation MAE per candidate (``CHOICES``),
+    divided by the in-sample seasonal-naive MAE of the points before the validation (MASE's scale)."""
     values = forecaster.history_.to_numpy()
-    start = len(values) - forecaster.val_size_
+    start, m, h = len(values) - forecaster.val_size_, forecaster.season_, forecaster.horizon_
+    scale = float(np.mean(np.abs(values[m:start] - values[:start - m]))) if start > m else 0.0
     errors = {}
     for name in CHOICES:
-        forecasts = [_choice_forecast(forecaster, name, values[:o], min(forecaster.horizon_, len(values) - o))
-                     for o in range(start, len(values), forecaster.horizon_)]
-        errors[name] = float(np.mean(np.abs(np.concatenate(forecasts) - values[start:])))
-    return min(CHOICES, key=lambda name: (errors[name], CHOICES.index(name)))
+        forecasts = [_choice_forecast(forecaster, name, values[:o], min(h, len(values) - o))
+                     for o in range(start, len(values), h)]
+        errors[name] = float(np.mean(np.abs(np.concatenate(forecasts) - values[start:]))) / (scale or 1.0)
+    return errors
 
 
-def local_forecast(forecaster, choice: str, history: pd.Series, n: int) -> np.ndarray:
-    """``n`` forecasts after ``history`` by what the per-series mode chose for this series."""
+def choose(errors: list[dict[str, float]], margin: float = MARGIN) -> tuple[str, dict[str, float]]:
+    """The panel's choice from every series' :func:`validation_errors`: the candidate with the lowest mean
+    scaled error if it is below ``(1 - margin)`` times the seasonal naive's, else ``"seasonal_naive"``; and
+    the means (``{candidate: mean}``; empty when no series validated)."""
+    if not errors:
+        return "seasonal_naive", {}
+    means = {name: float(np.mean([e[name] for e in errors])) for name in CHOICES}
+    best = min(("model", "linear"), key=lambda name: means[name])
+    return (best if means[best] < (1.0 - margin) * means["seasonal_naive"] else "seasonal_naive"), means
+
+
+def local_forecast(forecaster, choice: str, history: pd.Series, n: int, season: int) -> np.ndarray:
+    """``n`` forecasts after ``history`` by what the per-series mode chose for this series (``forecaster``
+    None: a series too short for a network, which keeps the seasonal naive forecast)."""
+    if forecaster is None or choice == "seasonal_naive":
+        return seasonal_naive(history.to_numpy(), n, season)
     return _choice_forecast(forecaster, choice, history.to_numpy(), n)
 
 
 def _choice_forecast(forecaster, choice: str, values: np.ndarray, n: int) -> np.ndarray:
     if choice == "seasonal_naive":
         return seasonal_naive(values, n, forecaster.season_)
+    if choice == "linear":  # the panel's linear baseline, fitted on these values, n direct outputs
+        return fit_linear(values, forecaster.lookback_, n, forecaster.season_)(values)
     z = forecaster.scaler_.transform(values[-forecaster.lookback_:])[None]  # -> (1, L)
-    step = forecaster._network if choice == "model" else forecaster.linear_
-    return forecaster.scaler_.inverse(forecaster._roll(step, z, n)[0])
+    return forecaster.scaler_.inverse(forecaster._roll(forecaster._network, z, n)[0])

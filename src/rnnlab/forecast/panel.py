@@ -8,11 +8,14 @@ and 4 seasons by default) and the forecast is their median. Forecasts read each 
 also forecast series the model never saw. These defaults were chosen by measurement on the Tourism
 competition (README: Many series).
 
-``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series; each series
-then keeps whichever of its model, its linear AR and its seasonal naive forecast had the lowest error on
-that series' validation points (``select="validation"``), so the per-series mode does not fall below the
-seasonal naive forecast where its network overfits; :attr:`PanelForecaster.choices_` says what each series
-kept. ``mode="auto"``: global for several series, local for one.
+``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series. With
+``select="validation"`` the panel then keeps, for every series, whichever of the networks, the linear
+baseline and the seasonal naive forecast scored best on the validation points in aggregate — the seasonal
+naive unless another is 10% better (:func:`rnnlab.forecast.baselines.choose`, which says why) — so the
+per-series mode does not fall below the seasonal naive forecast where its networks overfit;
+:attr:`PanelForecaster.choices_` says what each series kept and ``validation_`` the scores behind it. A
+series too short for a network (lookback + horizon + validation points) keeps the seasonal naive forecast.
+``mode="auto"``: global for several series, local for one.
 
 Symbols: ``S`` series, ``L`` lookback, ``H`` horizon, ``m`` season.
 
@@ -54,7 +57,8 @@ class PanelForecaster:
     else. Learned state: ``panel_`` (the history forecasts continue from), ``mode_``, ``sizes_``,
     ``lookbacks_``, ``horizon_``, ``season_``, ``val_size_``; global: ``model_`` (one network per lookback),
     ``result_``;
-    local: ``forecasters_`` (id -> Forecaster) and ``choices_`` (id -> "model", "linear" or "seasonal_naive").
+    local: ``forecasters_`` (id -> Forecaster, None for a series too short for one), ``choices_`` (id ->
+    "model", "linear" or "seasonal_naive") and ``validation_`` (candidate -> mean scaled validation error).
     """
 
     def __init__(self, config: ForecastConfig | None = None, **settings) -> None:
@@ -100,11 +104,9 @@ class PanelForecaster:
                 "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None)}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
-        """Every series needs its validation and test points and two points to train on (global), or one
-        window and its validation (local)."""
+        """Every series needs its validation and test points and two points to train on (in the local mode,
+        a shorter series than a network needs keeps the seasonal naive forecast)."""
         need = sizes["val_size"] + 2 + test_size
-        if sizes["mode"] == "local":
-            need = sizes["lookback"] + sizes["horizon"] + max(1, sizes["val_size"]) + test_size
         short = np.flatnonzero(panel.lengths < need)
         if len(short):
             i = int(short[0])
@@ -154,15 +156,19 @@ class PanelForecaster:
         return self
 
     def _fit_local(self, panel: Panel) -> "PanelForecaster":
-        self.forecasters_, self.choices_ = {}, {}
+        self.forecasters_, errors = {}, []
         local = dataclasses.replace(self.config, val_size=self.val_size_, quiet=True)
         params = {k: getattr(local, k) for k in Forecaster.PARAMS}
         params.update(horizon=self.horizon_, lookback=self.lookback_, season=self.season_,
                       hidden_size=self.sizes_["hidden_size"], batch_size=self.sizes_["batch_size"])
+        need = self.lookback_ + self.horizon_ + max(1, self.val_size_)  # a network's windows and validation
         for i, name in enumerate(panel.ids):
-            f = Forecaster(**params).fit(panel.series(i))
+            f = Forecaster(**params).fit(panel.series(i)) if panel.lengths[i] >= need else None
             self.forecasters_[name] = f
-            self.choices_[name] = "model" if self.config.select == "model" else baselines.best_on_validation(f)
+            if f is not None and self.config.select == "validation":
+                errors.append(baselines.validation_errors(f))
+        choice, self.validation_ = ("model", {}) if self.config.select == "model" else baselines.choose(errors)
+        self.choices_ = {name: choice if f is not None else "seasonal_naive" for name, f in self.forecasters_.items()}
         self.result_ = None
         return self
 
@@ -196,8 +202,8 @@ class PanelForecaster:
         if name not in self.forecasters_:
             raise ValueError(f"forecast: series '{name}' was not fitted; the per-series mode forecasts only "
                              f"the series it was trained on (the global mode forecasts any)")
-        f, history = self.forecasters_[name], panel.series(i)
-        return baselines.local_forecast(f, self.choices_[name], history, n)
+        return baselines.local_forecast(self.forecasters_[name], self.choices_[name], panel.series(i), n,
+                                        self.season_)
 
     def backtest(self, test) -> pd.DataFrame:
         """Forecast each series' test points (which follow its fitted history) from rolling origins.
@@ -234,8 +240,8 @@ class PanelForecaster:
         out = []
         for i, name in enumerate(full.ids):
             f, s = self.forecasters_[name], full.series(i)
-            out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_)
-                                 for o in origins[i]]))
+            out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_,
+                                                          self.season_) for o in origins[i]]))
         return out
 
     def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:
