@@ -107,6 +107,24 @@ def test_predict_reads_each_series_last_window_and_takes_unseen_series(fitted):
     np.testing.assert_allclose(scaled, 1000.0 * f.predict(4)["forecast"].to_numpy()[:4], rtol=1e-4)
 
 
+def test_append_makes_predict_continue_after_the_new_points(fitted):
+    f, history, test = fitted
+    before = f.predict(3)
+    f.append(test)
+    try:
+        after = f.predict(3)
+        first = after.groupby("id", sort=False)["time"].min().to_numpy()
+        np.testing.assert_array_equal(first, history.lengths + test.lengths)  # right after each series' end
+        full = Panel.from_list([np.r_[history.series(i).to_numpy(), test.series(i).to_numpy()]
+                                for i in range(len(history))], history.ids)
+        np.testing.assert_allclose(after["forecast"], f.predict(3, full)["forecast"], rtol=1e-6)
+        assert not np.allclose(after["forecast"], before["forecast"])
+        with pytest.raises(ValueError, match="append takes the fitted series"):
+            f.append(Panel.from_dict({"x": np.arange(3.0)}))
+    finally:
+        f.panel_ = history  # the fixture is shared
+
+
 def test_save_and_load_give_the_same_forecasts(fitted, tmp_path):
     f, _, test = fitted
     f.save(tmp_path / "m")

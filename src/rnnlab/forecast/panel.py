@@ -117,7 +117,8 @@ class PanelForecaster:
 
     def fit(self, data, run_dir: str | Path | None = None, resume: bool = False) -> "PanelForecaster":
         """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there
-        (global mode with one member)."""
+        (global mode; several members: each in ``run_dir/member-K/``, and ``resume`` continues the one that
+        was interrupted, reloads those before it and trains those after it)."""
         panel = Panel.build(data, fill=self.config.fill)
         sizes = self.resolve(panel)
         self.check_lengths(panel, sizes)
@@ -126,7 +127,7 @@ class PanelForecaster:
         self.sizes_, self.panel_ = sizes, panel
         if self.mode_ == "local":
             return self._fit_local(panel)
-        return self._fit_global(panel, run_dir if len(self.lookbacks_) == 1 else None, resume)
+        return self._fit_global(panel, run_dir, resume)
 
     def _network(self, lookback: int) -> GlobalNet:
         c = self.config
@@ -140,13 +141,13 @@ class PanelForecaster:
         settings = dataclasses.replace(train_config(c), epochs=None, steps=self.sizes_["steps"], schedule="cosine",
                                        min_lr_ratio=0.0, patience=c.patience if self.val_size_ else None)
         self.model_, results = nn.ModuleList(), []
-        for lookback in self.lookbacks_:  # one ensemble member per lookback
+        for k, lookback in enumerate(self.lookbacks_):  # one ensemble member per lookback
             task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,
                                 self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed)
             torch.manual_seed(c.seed)
             member = self._network(lookback).to(distributed.resolve_device(c.device))
             with one_thread(member):
-                results.append(train.fit(member, task, settings, run_dir=run_dir, resume=resume))
+                results.append(train.fit(member, task, settings, *self._member_checkpoint(run_dir, k, resume)))
             self.model_.append(member.eval())
         self.result_ = train.TrainResult(
             history=[{"member": k, **row} for k, r in enumerate(results) for row in r.history],
@@ -170,6 +171,24 @@ class PanelForecaster:
         choice, self.validation_ = ("model", {}) if self.config.select == "model" else baselines.choose(errors)
         self.choices_ = {name: choice if f is not None else "seasonal_naive" for name, f in self.forecasters_.items()}
         self.result_ = None
+        return self
+
+    def _member_checkpoint(self, run_dir, k: int, resume: bool) -> tuple[Path | None, bool]:
+        """Where member ``k`` checkpoints (``run_dir`` itself for one member, else ``run_dir/member-K``) and
+        whether it resumes: the first always (it must have a checkpoint), a later one where it has one."""
+        if run_dir is None or len(self.lookbacks_) == 1:
+            return run_dir, resume
+        directory = Path(run_dir) / f"member-{k}"
+        return directory, resume and (k == 0 or (directory / "checkpoint").is_dir())
+
+    def append(self, data) -> "PanelForecaster":
+        """Extend every fitted series by the points of ``data`` (the same series, in the same order, e.g. the
+        test points after a backtest), so that :meth:`predict` forecasts after them; the weights stay."""
+        self._check_fitted()
+        more = Panel.build(data, fill=self.config.fill)
+        if more.ids != self.panel_.ids:
+            raise ValueError("forecast: append takes the fitted series, in the same order")
+        self.panel_ = _join(self.panel_, more)
         return self
 
     # ---------------------------------------------------------------- forecasting

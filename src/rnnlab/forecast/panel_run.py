@@ -76,7 +76,7 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
     history, test = panel.split(sizes["test_size"])
     forecaster = PanelForecaster(config).fit(history, run_dir=run_dir if sizes["mode"] == "global" else None,
-                                             resume=resume)
+                                             resume=resume)  # several members: one checkpoint each
     frame = forecaster.backtest(test)
     histories = {history.ids[i]: history.values[history.offsets[i]:history.offsets[i + 1]] for i in range(len(history))}
     series_metrics = panel_scores(frame, histories, forecaster.season_)
@@ -86,6 +86,7 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
     metrics = _metrics(forecaster, summary, sizes)
     table = [{"model": f"{config.cell} ({forecaster.mode_}, this model)", **summary["model"]},
              *({"model": name, **summary[name]} for name in BASELINES)]
+    forecaster.append(test)  # the saved model forecasts after each series' last point (rnnlab predict)
     if writer:
         forecaster.save(run_dir)
         rundir.atomic_write_json(run_dir / "metrics.json", metrics)
