@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from rnnlab.data.panel import Panel
 from rnnlab.data.synthetic import seasonal_panel
 from rnnlab.forecast import baselines
+from rnnlab.forecast.estimator import Forecaster
 from rnnlab.forecast.panel import PanelForecaster
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, level_of, window
 from rnnlab.metrics import aggregate, forecast_metrics, panel_scores
@@ -142,7 +143,7 @@ def test_local_mode_keeps_the_panels_best_on_validation_and_short_series_their_s
     history, test = panel.split(6)
     f = PanelForecaster(mode="local", horizon=6, lookback=12, season=6, hidden_size=4, **QUICK).fit(history)
     assert f.forecasters_["s"] is None and f.choices_["s"] == "seasonal_naive"
-    assert set(f.validation_) == {"model", "linear", "seasonal_naive"}
+    assert set(f.validation_) == {"model", "linear"}
     kept = {f.choices_[name] for name in panel.ids[:3]}
     assert kept == {baselines.choose([baselines.validation_errors(f.forecasters_[n]) for n in panel.ids[:3]])[0]}
     frame = f.backtest(test)
@@ -158,12 +159,26 @@ def test_local_mode_keeps_the_panels_best_on_validation_and_short_series_their_s
 
 
 def test_the_panel_leaves_the_seasonal_naive_only_for_a_clearly_better_candidate():
-    row = lambda model, linear, snaive: {"model": model, "linear": linear, "seasonal_naive": snaive}  # noqa: E731
-    assert baselines.choose([row(0.85, 1.2, 1.0), row(0.85, 1.2, 1.0)])[0] == "model"  # 15% better
-    assert baselines.choose([row(0.95, 1.2, 1.0), row(0.93, 0.99, 1.0)])[0] == "seasonal_naive"  # 6%: not clear
-    choice, means = baselines.choose([row(0.5, 0.7, 1.0), row(2.5, 0.7, 1.0)])  # model wins one series only
-    assert choice == "linear" and means == {"model": 1.5, "linear": 0.7, "seasonal_naive": 1.0}
+    row = lambda model, linear, snaive=1.0: {"model": (model, snaive), "linear": (linear, snaive)}  # noqa: E731
+    assert baselines.choose([row(0.85, 1.2), row(0.85, 1.2)])[0] == "model"  # 15% better
+    assert baselines.choose([row(0.95, 1.2), row(0.93, 0.99)])[0] == "seasonal_naive"  # 6%: not clear
+    choice, ratios = baselines.choose([row(0.5, 0.7, 2.0), row(2.5, 0.7)])  # the model wins one series only
+    assert choice == "linear" and ratios == pytest.approx({"model": 3.0 / 3.0, "linear": 1.4 / 3.0})
     assert baselines.choose([]) == ("seasonal_naive", {})
+
+
+def test_validation_checks_the_linear_baseline_on_three_windows_and_the_network_on_one():
+    f = Forecaster(horizon=4, lookback=8, season=4, val_size=4, hidden_size=4, epochs=1, quiet=True, device="cpu")
+    t = np.arange(60.0)
+    values = 50 + 10 * np.sin(2 * np.pi * t / 4 + 0.3) + 0.5 * t  # seasonal with a trend
+    f.fit(values)
+    errors = baselines.validation_errors(f)
+    scale = np.mean(np.abs(values[4:56] - values[:52]))  # the in-sample seasonal-naive MAE before validation
+    snaive = lambda o: np.mean(np.abs(values[o - 4:o] - values[o:o + 4]))  # noqa: E731
+    assert errors["model"][1] == pytest.approx(snaive(56) / scale)
+    assert errors["linear"][1] == pytest.approx(np.mean([snaive(o) for o in (48, 52, 56)]) / scale)
+    linear = [baselines.fit_linear(values[:o], 8, 4, 4)(values[:o]) - values[o:o + 4] for o in (48, 52, 56)]
+    assert errors["linear"][0] == pytest.approx(np.mean(np.abs(linear)) / scale)
 
 
 def test_short_series_and_bad_settings_are_named():

@@ -76,7 +76,8 @@ def test_local_mode_says_what_each_series_kept(tmp_path, capsys):
     data, out = _panel_csv(tmp_path / "long.csv", series=3), tmp_path / "run"
     assert main(["forecast", "--data", data, "--id-column", "unique_id", "--time-column", "ds", "--mode", "local",
                  "--horizon", "6", "--hidden", "4", "--out", str(out), *QUICK]) == 0
-    assert "per-series mode: validation MASE (mean over series): model " in capsys.readouterr().out
+    assert "per-series mode: validation error / the seasonal naive's on the same points: model " in \
+        capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mode"] == "local" and sum(metrics["choices"].values()) == 3
     assert set(pd.read_csv(out / "series_metrics.csv")["choice"]) <= {"model", "linear", "seasonal_naive"}

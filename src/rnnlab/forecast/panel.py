@@ -58,7 +58,8 @@ class PanelForecaster:
     ``lookbacks_``, ``horizon_``, ``season_``, ``val_size_``; global: ``model_`` (one network per lookback),
     ``result_``;
     local: ``forecasters_`` (id -> Forecaster, None for a series too short for one), ``choices_`` (id ->
-    "model", "linear" or "seasonal_naive") and ``validation_`` (candidate -> mean scaled validation error).
+    "model", "linear" or "seasonal_naive") and ``validation_`` (candidate -> its validation error / the
+    seasonal naive's).
     """
 
     def __init__(self, config: ForecastConfig | None = None, **settings) -> None:

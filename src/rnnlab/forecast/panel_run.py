@@ -141,10 +141,10 @@ def summary_lines(result: PanelRun) -> list[str]:
 
 
 def local_line(choices: dict, validation: dict) -> str:
-    """The per-series mode's choice in words: what the series kept and the validation scores behind it."""
+    """The per-series mode's choice in words: what the series kept and the validation ratios behind it."""
     kept = ", ".join(f"{k} on {v}" for k, v in choices.items())
     if not validation:
         return f"per-series mode: kept {kept} series (no validation)"
     scores = ", ".join(f"{k} {v:.3f}" for k, v in validation.items())
-    return (f"per-series mode: validation MASE (mean over series): {scores}; the seasonal naive is kept unless "
-            f"another is 10% better: kept {kept} series")
+    return (f"per-series mode: validation error / the seasonal naive's on the same points: {scores}; the "
+            f"seasonal naive is kept unless another is 10% better: kept {kept} series")
