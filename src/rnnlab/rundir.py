@@ -180,7 +180,8 @@ class Claim:
     Use it as a context manager around the run: on leaving normally the lock is released; on an exception,
     a run that has no checkpoint yet (nothing ``--resume`` could continue) is removed — the directory if this
     process created it, else what it wrote there — so a failure leaves no half-written run; one with a
-    checkpoint (Ctrl-C, a divergence after an evaluation) is kept for ``--resume``.
+    checkpoint (Ctrl-C, a divergence after an evaluation; ``member-K/checkpoint`` for a panel ensemble) is kept
+    for ``--resume``.
     """
 
     def __init__(self, path: Path, lock: RunLock, created: bool, resumed: bool) -> None:
@@ -192,8 +193,9 @@ class Claim:
 
     def __exit__(self, kind, error, tb) -> None:
         try:
+            checkpoints = [self.path / "checkpoint", *self.path.glob("member-*/checkpoint")]  # a panel ensemble
             if kind is not None and not self.resumed and self.lock.held \
-                    and not (self.path / "checkpoint" / "meta.json").is_file():
+                    and not any((c / "meta.json").is_file() for c in checkpoints):
                 self.abandon()
         finally:
             self.release()

@@ -47,7 +47,7 @@ def test_quick_run_scores_every_method_from_its_forecasts(tmp_path, capsys):
     assert len(methods["global"]["series_mase"]) == 12 and np.isfinite(methods["global"]["mase"])
     assert methods["global"]["mase"] == pytest.approx(np.mean(methods["global"]["series_mase"]), rel=1e-3)
     printed = capsys.readouterr().out
-    assert "quarterly (12 series, h=8)" in printed and "seasonal_naive" in printed and f"wrote {out}" in printed
+    assert "quarterly (12 series, h=8;" in printed and "seasonal_naive" in printed and f"wrote {out}" in printed
 
 
 def test_missing_extra_and_unknown_frequency_are_one_line_errors(monkeypatch):
@@ -88,7 +88,7 @@ def test_peers_cache_is_reused_only_for_the_same_series(tmp_path, monkeypatch):
 
     def peers(ids, histories, horizon, season):
         calls.append(ids)
-        return {name: {"forecasts": np.full((len(ids), horizon), float(len(calls))), "fit_s": 2.5}
+        return {name: {"forecasts": np.full((len(ids), horizon), float(len(calls))), "fit_s": 2.5, "fit_cpu_s": 1.5}
                 for name in tourism.PEERS}
 
     monkeypatch.setattr(tourism, "peer_forecasts", peers)
@@ -97,6 +97,34 @@ def test_peers_cache_is_reused_only_for_the_same_series(tmp_path, monkeypatch):
     again = tourism.cached_peers(path, "yearly", ["a", "b"], [], 4, 1)
     assert len(calls) == 1 and "cached" not in first["AutoETS"] and "cached" in again["AutoETS"]
     np.testing.assert_array_equal(again["AutoTheta"]["forecasts"], first["AutoTheta"]["forecasts"])
-    assert again["AutoETS"]["fit_s"] == 2.5
+    assert again["AutoETS"]["fit_s"] == 2.5 and again["AutoETS"]["fit_cpu_s"] == 1.5
     other = tourism.cached_peers(path, "yearly", ["a", "c"], [], 4, 1)
     assert len(calls) == 2 and "cached" not in other["AutoETS"]
+
+
+def test_peers_are_computed_in_the_run_unless_a_cache_is_asked_for(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def peers(ids, histories, horizon, season):  # statsforecast stand-in: the last value repeated
+        calls.append(len(ids))
+        return {name: {"forecasts": np.stack([np.full(horizon, x[-1]) for x in histories]), "fit_s": 0.5,
+                       "fit_cpu_s": 0.25} for name in tourism.PEERS}
+
+    monkeypatch.setattr(tourism, "peer_forecasts", peers)
+    args = ["--quick", "--frequencies", "yearly", "--per-series", "3"]
+    out = tmp_path / "run.json"
+    assert tourism.main([*args, "--json", str(out)]) == 0
+    suite = json.loads(out.read_text())["suites"]["yearly"]
+    assert calls == [12] and suite["peers"] == "statsforecast, in this run"
+    assert suite["methods"]["AutoETS"]["fit_cpu_s"] == 0.25 and "cached" not in suite["methods"]["AutoETS"]
+    assert suite["methods"]["AutoETS"]["mase"] == pytest.approx(suite["methods"]["naive"]["mase"], rel=1e-5)
+    local = suite["methods"]["per-series"]
+    printed = capsys.readouterr().out
+    assert ("WORSE than the seasonal naive" in printed) == (local["mase"] > local["sample_seasonal_naive_mase"])
+    assert sum(local["choices"].values()) == 3 and "per-series mode: " in printed
+    cache = str(tmp_path / "peers")
+    for _ in range(2):
+        assert tourism.main([*args, "--per-series", "0", "--peers-cache", cache, "--json", str(out)]) == 0
+    suite = json.loads(out.read_text())["suites"]["yearly"]
+    assert calls == [12, 12] and suite["peers"].startswith("statsforecast, cached (--peers-cache) on ")
+    assert "AutoETS (cached " in capsys.readouterr().out

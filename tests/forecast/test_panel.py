@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 from rnnlab.data.panel import Panel
 from rnnlab.data.synthetic import seasonal_panel
+from rnnlab.forecast import baselines
+from rnnlab.forecast.estimator import Forecaster
 from rnnlab.forecast.panel import PanelForecaster
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, level_of, window
 from rnnlab.metrics import aggregate, forecast_metrics, panel_scores
@@ -106,6 +108,24 @@ def test_predict_reads_each_series_last_window_and_takes_unseen_series(fitted):
     np.testing.assert_allclose(scaled, 1000.0 * f.predict(4)["forecast"].to_numpy()[:4], rtol=1e-4)
 
 
+def test_append_makes_predict_continue_after_the_new_points(fitted):
+    f, history, test = fitted
+    before = f.predict(3)
+    f.append(test)
+    try:
+        after = f.predict(3)
+        first = after.groupby("id", sort=False)["time"].min().to_numpy()
+        np.testing.assert_array_equal(first, history.lengths + test.lengths)  # right after each series' end
+        full = Panel.from_list([np.r_[history.series(i).to_numpy(), test.series(i).to_numpy()]
+                                for i in range(len(history))], history.ids)
+        np.testing.assert_allclose(after["forecast"], f.predict(3, full)["forecast"], rtol=1e-6)
+        assert not np.allclose(after["forecast"], before["forecast"])
+        with pytest.raises(ValueError, match="append takes the fitted series"):
+            f.append(Panel.from_dict({"x": np.arange(3.0)}))
+    finally:
+        f.panel_ = history  # the fixture is shared
+
+
 def test_save_and_load_give_the_same_forecasts(fitted, tmp_path):
     f, _, test = fitted
     f.save(tmp_path / "m")
@@ -116,18 +136,49 @@ def test_save_and_load_give_the_same_forecasts(fitted, tmp_path):
     assert isinstance(rnnlab.load(tmp_path / "m"), PanelForecaster)
 
 
-def test_local_mode_keeps_each_series_best_on_validation():
+def test_local_mode_keeps_the_panels_best_on_validation_and_short_series_their_seasonal_naive(tmp_path):
     panel = seasonal_panel(3, 60, season=6, seed=4)
+    short = np.arange(1.0, 22.0) % 6 + 10.0  # 21 points: too short for a network (12 + 6 + 6 after the test)
+    panel = Panel.from_dict({**{name: panel.series(i).to_numpy() for i, name in enumerate(panel.ids)}, "s": short})
     history, test = panel.split(6)
     f = PanelForecaster(mode="local", horizon=6, lookback=12, season=6, hidden_size=4, **QUICK).fit(history)
-    assert set(f.choices_.values()) <= {"model", "linear", "seasonal_naive"} and len(f.choices_) == 3
+    assert f.forecasters_["s"] is None and f.choices_["s"] == "seasonal_naive"
+    assert set(f.validation_) == {"model", "linear"}
+    kept = {f.choices_[name] for name in panel.ids[:3]}
+    assert kept == {baselines.choose([baselines.validation_errors(f.forecasters_[n]) for n in panel.ids[:3]])[0]}
     frame = f.backtest(test)
     for name, choice in f.choices_.items():
         if choice == "seasonal_naive":  # the kept forecast is the baseline's own, from the same origin
             rows = frame[frame["id"] == name]
             np.testing.assert_allclose(rows["model"], rows["seasonal_naive"], rtol=1e-6)
+    np.testing.assert_allclose(f.predict(6)["forecast"].to_numpy()[-6:], short[-12:-6])  # the last season
+    f.save(tmp_path / "local")
+    pd.testing.assert_frame_equal(PanelForecaster.load(tmp_path / "local").predict(), f.predict())
     with pytest.raises(ValueError, match="series 'x' was not fitted"):
         f.predict(3, Panel.from_dict({"x": np.arange(1.0, 30.0)}))
+
+
+def test_the_panel_leaves_the_seasonal_naive_only_for_a_clearly_better_candidate():
+    row = lambda model, linear, snaive=1.0: {"model": (model, snaive), "linear": (linear, snaive)}  # noqa: E731
+    assert baselines.choose([row(0.85, 1.2), row(0.85, 1.2)])[0] == "model"  # 15% better
+    assert baselines.choose([row(0.95, 1.2), row(0.93, 0.99)])[0] == "seasonal_naive"  # 6%: not clear
+    choice, ratios = baselines.choose([row(0.5, 0.7, 2.0), row(2.5, 0.7)])  # the model wins one series only
+    assert choice == "linear" and ratios == pytest.approx({"model": 3.0 / 3.0, "linear": 1.4 / 3.0})
+    assert baselines.choose([]) == ("seasonal_naive", {})
+
+
+def test_validation_checks_the_linear_baseline_on_three_windows_and_the_network_on_one():
+    f = Forecaster(horizon=4, lookback=8, season=4, val_size=4, hidden_size=4, epochs=1, quiet=True, device="cpu")
+    t = np.arange(60.0)
+    values = 50 + 10 * np.sin(2 * np.pi * t / 4 + 0.3) + 0.5 * t  # seasonal with a trend
+    f.fit(values)
+    errors = baselines.validation_errors(f)
+    scale = np.mean(np.abs(values[4:56] - values[:52]))  # the in-sample seasonal-naive MAE before validation
+    snaive = lambda o: np.mean(np.abs(values[o - 4:o] - values[o:o + 4]))  # noqa: E731
+    assert errors["model"][1] == pytest.approx(snaive(56) / scale)
+    assert errors["linear"][1] == pytest.approx(np.mean([snaive(o) for o in (48, 52, 56)]) / scale)
+    linear = [baselines.fit_linear(values[:o], 8, 4, 4)(values[:o]) - values[o:o + 4] for o in (48, 52, 56)]
+    assert errors["linear"][0] == pytest.approx(np.mean(np.abs(linear)) / scale)
 
 
 def test_short_series_and_bad_settings_are_named():

@@ -58,6 +58,9 @@ def test_panel_run_writes_what_anyone_can_recompute(tmp_path, capsys):
     assert main(["predict", "--model", str(out), "--csv", str(csv)]) == 0
     future = pd.read_csv(csv)
     assert list(future.columns) == ["id", "time", "forecast"] and len(future) == 36
+    last = pd.to_datetime(source.groupby("unique_id")["ds"].max())  # forecasts follow each series' last point
+    first = pd.to_datetime(future.groupby("id")["time"].min())
+    assert (first == last + pd.DateOffset(months=1)).all(), (first, last)
     new = tmp_path / "new.csv"
     pd.DataFrame({"unique_id": "fresh", "ds": pd.date_range("2010-01", periods=30, freq="MS").strftime("%Y-%m-%d"),
                   "y": np.linspace(5, 9, 30)}).to_csv(new, index=False)
@@ -73,10 +76,43 @@ def test_local_mode_says_what_each_series_kept(tmp_path, capsys):
     data, out = _panel_csv(tmp_path / "long.csv", series=3), tmp_path / "run"
     assert main(["forecast", "--data", data, "--id-column", "unique_id", "--time-column", "ds", "--mode", "local",
                  "--horizon", "6", "--hidden", "4", "--out", str(out), *QUICK]) == 0
-    assert "per-series mode: each series keeps its best on its validation points" in capsys.readouterr().out
+    assert "per-series mode: validation error / the seasonal naive's on the same points: model " in \
+        capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["mode"] == "local" and sum(metrics["choices"].values()) == 3
     assert set(pd.read_csv(out / "series_metrics.csv")["choice"]) <= {"model", "linear", "seasonal_naive"}
+
+
+@pytest.mark.slow
+def test_an_interrupted_ensemble_run_resumes_to_the_same_members(tmp_path, monkeypatch, capsys):
+    from safetensors.torch import load_file
+
+    from rnnlab.forecast.windows import PanelWindows
+
+    data = _panel_csv(tmp_path / "long.csv")
+    args = ["forecast", "--data", data, "--id-column", "unique_id", "--time-column", "ds", "--horizon", "6",
+            "--steps", "6", "--batches-per-epoch", "2", "--quiet", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0  # 3 members (lookbacks 24, 36, 48)
+    original, calls = PanelWindows.loss, {"n": 0}
+
+    def interrupt_once(self, model, batch, state):
+        calls["n"] += 1
+        if calls["n"] == 10:  # member 1's fourth step (member 0 took 6)
+            raise KeyboardInterrupt
+        return original(self, model, batch, state)
+
+    monkeypatch.setattr(PanelWindows, "loss", interrupt_once)
+    cut = tmp_path / "cut"
+    assert main([*args, "--out", str(cut)]) == 130
+    assert f"--resume {cut}" in capsys.readouterr().err
+    assert (cut / "member-0" / "checkpoint").is_dir() and (cut / "member-1" / "checkpoint").is_dir()
+    assert not (cut / "member-2").exists() and not (cut / "metrics.json").exists()
+    assert main(["forecast", "--resume", str(cut), "--quiet"]) == 0
+    whole, resumed = load_file(tmp_path / "whole" / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert whole.keys() == resumed.keys() and any(key.startswith("2.") for key in whole)
+    for key in whole:
+        assert (whole[key] == resumed[key]).all(), key
+    assert json.loads((cut / "metrics.json").read_text())["steps"] == 18
 
 
 def _csv(tmp_path, text, name="in.csv", encoding="utf-8"):

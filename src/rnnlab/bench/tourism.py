@@ -11,11 +11,15 @@ series' test points once, from the end of its history:
     naive, seasonal_naive, linear
                     rnnlab's baselines, from the global model's backtest (they do not depend on the seed)
     AutoETS, AutoTheta
-                    statsforecast's, where ``statsforecast`` is installed (the same extra)
+                    statsforecast's, where ``statsforecast`` is installed (the same extra), computed in the
+                    run; only ``--peers-cache PATH`` reuses earlier forecasts, and then the table and the JSON
+                    label them "cached" with their date
 
 Metrics are computed here, once, from every method's raw forecasts, per series with
 :func:`rnnlab.metrics.forecast_metrics` (MASE scaled by the in-sample seasonal-naive error of season ``m`` =
-12, 4, 1; sMAPE), then averaged over the series. Fit seconds are wall-clock on this machine.
+12, 4, 1; sMAPE), then averaged over the series. Fit seconds: wall-clock and CPU (``time.process_time``,
+all threads of this process) on this machine. The per-series mode's mean MASE is set beside the seasonal
+naive's on the same sample, and a plain line says so when it is worse.
 
 Example:
     python -m rnnlab bench forecast --suite tourism --json benchmarks/results/tourism-cpu.json
@@ -35,6 +39,7 @@ import torch
 
 from rnnlab.data.panel import Panel
 from rnnlab.forecast.panel import PanelForecaster
+from rnnlab.forecast.panel_run import local_line
 from rnnlab.metrics import forecast_metrics
 
 # frequency -> (horizon, season), the competition's
@@ -67,9 +72,9 @@ def scores(histories: list, tests: list, forecasts: np.ndarray, season: int) -> 
 def rnnlab_forecasts(ids: list, histories: list, tests: list, horizon: int, season: int, settings: dict) -> dict:
     """Fit one PanelForecaster; its forecasts, the baselines' (from its backtest), fit and forecast seconds."""
     forecaster = PanelForecaster(horizon=horizon, season=season, quiet=True, device="cpu", **settings)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     forecaster.fit(Panel.from_list(histories, ids))
-    fit_s = time.perf_counter() - start
+    fit_s, fit_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     start = time.perf_counter()
     forecaster.predict(horizon)
     predict_s = time.perf_counter() - start
@@ -77,7 +82,7 @@ def rnnlab_forecasts(ids: list, histories: list, tests: list, horizon: int, seas
     by_id = {name: group for name, group in frame.groupby("id", sort=False)}
     columns = ("model", *BASELINES)
     out = {name: np.stack([by_id[i][name].to_numpy(np.float64) for i in ids]) for name in columns}
-    return {"forecasts": out, "fit_s": fit_s, "predict_s": predict_s}
+    return {"forecasts": out, "fit_s": fit_s, "fit_cpu_s": fit_cpu_s, "predict_s": predict_s, "forecaster": forecaster}
 
 
 def fit_global(frequency: str, ids: list, histories: list, tests: list, horizon: int, season: int,
@@ -111,12 +116,12 @@ def peer_forecasts(ids: list, histories: list, horizon: int, season: int) -> dic
                        for i, x in zip(ids, histories)])
     out = {}
     for name, model in (("AutoETS", AutoETS(season_length=season)), ("AutoTheta", AutoTheta(season_length=season))):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=frame, h=horizon)
-        seconds = time.perf_counter() - start
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         result = result.set_index("unique_id") if "unique_id" in result.columns else result
         out[name] = {"forecasts": np.stack([result.loc[i, name].to_numpy(np.float64) for i in ids]),
-                     "fit_s": seconds}
+                     "fit_s": seconds, "fit_cpu_s": cpu_s}
     return out
 
 
@@ -129,12 +134,14 @@ def cached_peers(path: str | None, frequency: str, ids: list, histories: list, h
         with np.load(file) as saved:
             if list(saved["ids"]) == ids:
                 return {name: {"forecasts": saved[name], "fit_s": float(saved[f"{name}_fit_s"]),
-                               "cached": str(saved["date"])} for name in PEERS}
+                               "fit_cpu_s": float(saved[f"{name}_fit_cpu_s"]) if f"{name}_fit_cpu_s" in saved
+                               else None, "cached": str(saved["date"])} for name in PEERS}
     peers = peer_forecasts(ids, histories, horizon, season)
     if file and peers:
         np.savez(file, ids=np.array(ids), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  **{name: p["forecasts"] for name, p in peers.items()},
-                 **{f"{name}_fit_s": p["fit_s"] for name, p in peers.items()})
+                 **{f"{name}_fit_s": p["fit_s"] for name, p in peers.items()},
+                 **{f"{name}_fit_cpu_s": p["fit_cpu_s"] for name, p in peers.items()})
     return peers
 
 
@@ -157,53 +164,71 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
                                              {**global_settings, "seed": seed})
         s = scores(histories, tests, result["forecasts"]["model"], season)
         seeds.append({"seed": seed, "mase": float(s["mase"].mean()), "smape": float(s["smape"].mean()),
-                      "fit_s": result["fit_s"], "predict_s": result["predict_s"], "series_mase": s["mase"]})
+                      "fit_s": result["fit_s"], "fit_cpu_s": result["fit_cpu_s"], "predict_s": result["predict_s"],
+                      "series_mase": s["mase"]})
         if seed == 0:
             for name in BASELINES:
-                record(name, result["forecasts"][name], fit_s=0.0)
-        print(f"  {frequency}: global seed {seed}: MASE {seeds[-1]['mase']:.3f}, fit {result['fit_s']:.1f} s",
-              flush=True)
+                record(name, result["forecasts"][name], fit_s=0.0, fit_cpu_s=0.0)
+        print(f"  {frequency}: global seed {seed}: MASE {seeds[-1]['mase']:.3f}, fit {result['fit_s']:.1f} s "
+              f"wall, {result['fit_cpu_s']:.1f} s CPU", flush=True)
     stat = lambda key: (float(np.mean([r[key] for r in seeds])), float(np.std([r[key] for r in seeds])))  # noqa: E731
     methods["global"] = {"mase": stat("mase")[0], "mase_sd": stat("mase")[1], "smape": stat("smape")[0],
-                         "smape_sd": stat("smape")[1], "fit_s": stat("fit_s")[0], "predict_s": stat("predict_s")[0],
+                         "smape_sd": stat("smape")[1], "fit_s": stat("fit_s")[0], "fit_cpu_s": stat("fit_cpu_s")[0],
+                         "predict_s": stat("predict_s")[0],
                          "settings": {k: v for k, v in global_settings.items() if k != "seed"},
                          "seeds": [{k: v for k, v in r.items() if k != "series_mase"} for r in seeds],
                          "series_mase": [round(float(v), 5) for v in np.mean([r["series_mase"] for r in seeds], 0)]}
 
     if args.per_series:  # a seeded sample: one model per series is the slow, old path
-        pick = np.sort(np.random.default_rng(0).choice(len(ids), min(args.per_series, len(ids)), replace=False))
-        sample = lambda items: [items[i] for i in pick]  # noqa: E731
-        result = rnnlab_forecasts(sample(ids), sample(histories), sample(tests), horizon, season,
-                                  {**settings, "mode": "local", "seed": 0})
-        local = scores(sample(histories), sample(tests), result["forecasts"]["model"], season)
-        snaive = scores(sample(histories), sample(tests), result["forecasts"]["seasonal_naive"], season)
-        methods["per-series"] = {"mase": float(local["mase"].mean()), "smape": float(local["smape"].mean()),
-                                 "fit_s": result["fit_s"], "sample": len(pick),
-                                 "sample_seasonal_naive_mase": float(snaive["mase"].mean())}
-        print(f"  {frequency}: per-series on {len(pick)} series: MASE {methods['per-series']['mase']:.3f}",
-              flush=True)
+        methods["per-series"] = per_series(frequency, args.per_series, ids, histories, tests, settings)
 
     peers = None if args.no_peers else cached_peers(args.peers_cache, frequency, ids, histories, horizon, season)
     for name, result in (peers or {}).items():
-        record(name, result["forecasts"], fit_s=result["fit_s"], **({"cached": result["cached"]}
-                                                                   if "cached" in result else {}))
-        print(f"  {frequency}: {name}: MASE {methods[name]['mase']:.3f}, fit {result['fit_s']:.1f} s", flush=True)
+        record(name, result["forecasts"], fit_s=result["fit_s"], fit_cpu_s=result["fit_cpu_s"],
+               **({"cached": result["cached"]} if "cached" in result else {}))
+        print(f"  {frequency}: {name}: MASE {methods[name]['mase']:.3f}, fit {result['fit_s']:.1f} s wall"
+              + (f" (cached {result['cached']})" if "cached" in result else ""), flush=True)
     snaive = np.array(methods["seasonal_naive"]["series_mase"])
     for entry in methods.values():
         if "series_mase" in entry:
             entry["beats_seasonal_naive"] = int(np.sum(np.array(entry["series_mase"]) < snaive))
-    return {"series": len(ids), "horizon": horizon, "season": season, "methods": methods,
-            "peers": "statsforecast" if peers else "not installed" if not args.no_peers else "skipped"}
+    cached = next((p["cached"] for p in (peers or {}).values() if "cached" in p), None)
+    source = (f"statsforecast, cached (--peers-cache) on {cached}" if cached else "statsforecast, in this run") \
+        if peers else "skipped" if args.no_peers else "not installed"
+    return {"series": len(ids), "horizon": horizon, "season": season, "methods": methods, "peers": source}
+
+
+def per_series(frequency: str, count: int, ids: list, histories: list, tests: list, settings: dict) -> dict:
+    """The per-series mode on a seeded sample of ``count`` series, beside the seasonal naive's MASE there."""
+    horizon, season = SUITES[frequency]
+    pick = np.sort(np.random.default_rng(0).choice(len(ids), min(count, len(ids)), replace=False))
+    sample = lambda items: [items[i] for i in pick]  # noqa: E731
+    result = rnnlab_forecasts(sample(ids), sample(histories), sample(tests), horizon, season,
+                              {**settings, "mode": "local", "seed": 0})
+    local = scores(sample(histories), sample(tests), result["forecasts"]["model"], season)
+    snaive = scores(sample(histories), sample(tests), result["forecasts"]["seasonal_naive"], season)
+    forecaster = result["forecaster"]
+    kept = {k: list(forecaster.choices_.values()).count(k) for k in sorted(set(forecaster.choices_.values()))}
+    entry = {"mase": float(local["mase"].mean()), "smape": float(local["smape"].mean()), "fit_s": result["fit_s"],
+             "fit_cpu_s": result["fit_cpu_s"], "sample": len(pick), "choices": kept,
+             "validation": forecaster.validation_, "sample_seasonal_naive_mase": float(snaive["mase"].mean())}
+    print(f"  {frequency}: per-series on {len(pick)} series: MASE {entry['mase']:.3f} (seasonal naive "
+          f"{entry['sample_seasonal_naive_mase']:.3f}); {local_line(kept, forecaster.validation_)}", flush=True)
+    if entry["mase"] > entry["sample_seasonal_naive_mase"] + 1e-9:
+        print(f"  {frequency}: the per-series mode is WORSE than the seasonal naive forecast on this sample "
+              f"({entry['mase']:.3f} > {entry['sample_seasonal_naive_mase']:.3f})", flush=True)
+    return entry
 
 
 def format_table(suites: dict) -> str:
     """One block per frequency: method, MASE, sMAPE, MASE / AutoETS, series beating seasonal naive, fit s."""
-    header = ["method", "MASE", "sMAPE %", "/ AutoETS", "beats s.naive", "fit s"]
+    header = ["method", "MASE", "sMAPE %", "/ AutoETS", "beats s.naive", "fit s wall", "fit s CPU"]
     lines = []
     for frequency, suite in suites.items():
         methods = suite["methods"]
         ets = methods.get("AutoETS", {}).get("mase")
-        lines.append([f"{frequency} ({suite['series']} series, h={suite['horizon']})", "", "", "", "", ""])
+        lines.append([f"{frequency} ({suite['series']} series, h={suite['horizon']}; peers: {suite['peers']})",
+                      "", "", "", "", "", ""])
         for name, m in methods.items():
             mase = f"{m['mase']:.3f}" + (f" ± {m['mase_sd']:.3f}" if "mase_sd" in m else "")
             smape = f"{m['smape']:.2f}" + (f" ± {m['smape_sd']:.2f}" if "smape_sd" in m else "")
@@ -214,11 +239,13 @@ def format_table(suites: dict) -> str:
                 label = f"{name} ({m['sample']} series; s.naive {m['sample_seasonal_naive_mase']:.3f})"
             beats = f"{m['beats_seasonal_naive']}/{suite['series']}" if "beats_seasonal_naive" in m else ""
             ratio = f"{m['mase'] / ets:.3f}" if ets and "sample" not in m else ""
-            lines.append([f"  {label}", mase, smape, ratio, beats, f"{m['fit_s']:.1f}"])
+            cpu = f"{m['fit_cpu_s']:.1f}" if m.get("fit_cpu_s") is not None else "-"
+            lines.append([f"  {label}", mase, smape, ratio, beats, f"{m['fit_s']:.1f}", cpu])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
     fmt = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
                                   for i, (c, w) in enumerate(zip(cells, widths)))
-    note = "global: mean ± sd over seeds (fit s: mean per seed); MASE: in-sample seasonal naive scale"
+    note = ("global: mean ± sd over seeds (fit s: mean per seed); MASE: in-sample seasonal naive scale; "
+            "CPU s: all threads of the process")
     return "\n".join([fmt(header), *(fmt(line) for line in lines), note])
 
 
@@ -245,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fit one model per series on a seeded sample of N series (0: skip; default 60)")
     parser.add_argument("--no-peers", action="store_true", help="skip statsforecast's AutoETS and AutoTheta")
     parser.add_argument("--peers-cache", metavar="PATH",
-                        help="keep the peers' forecasts in PATH-<frequency>.npz and reuse them when present")
+                        help="reuse the peers' forecasts kept in PATH-<frequency>.npz (labelled 'cached' in the "
+                             "table and JSON); without it they are computed in this run")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a global-model setting over the defaults (a ForecastConfig field), repeatable")
     parser.add_argument("--json", metavar="FILE", help="write the results here")

@@ -8,11 +8,14 @@ and 4 seasons by default) and the forecast is their median. Forecasts read each 
 also forecast series the model never saw. These defaults were chosen by measurement on the Tourism
 competition (README: Many series).
 
-``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series; each series
-then keeps whichever of its model, its linear AR and its seasonal naive forecast had the lowest error on
-that series' validation points (``select="validation"``), so the per-series mode does not fall below the
-seasonal naive forecast where its network overfits; :attr:`PanelForecaster.choices_` says what each series
-kept. ``mode="auto"``: global for several series, local for one.
+``mode="local"``: the old path, one :class:`~rnnlab.forecast.estimator.Forecaster` per series. With
+``select="validation"`` the panel then keeps, for every series, whichever of the networks, the linear
+baseline and the seasonal naive forecast scored best on the validation points in aggregate — the seasonal
+naive unless another is 10% better (:func:`rnnlab.forecast.baselines.choose`, which says why) — so the
+per-series mode does not fall below the seasonal naive forecast where its networks overfit;
+:attr:`PanelForecaster.choices_` says what each series kept and ``validation_`` the scores behind it. A
+series too short for a network (lookback + horizon + validation points) keeps the seasonal naive forecast.
+``mode="auto"``: global for several series, local for one.
 
 Symbols: ``S`` series, ``L`` lookback, ``H`` horizon, ``m`` season.
 
@@ -55,7 +58,9 @@ class PanelForecaster:
     else. Learned state: ``panel_`` (the history forecasts continue from), ``mode_``, ``sizes_``,
     ``lookbacks_``, ``horizon_``, ``season_``, ``val_size_``; global: ``model_`` (one network per lookback),
     ``result_``;
-    local: ``forecasters_`` (id -> Forecaster) and ``choices_`` (id -> "model", "linear" or "seasonal_naive").
+    local: ``forecasters_`` (id -> Forecaster, None for a series too short for one), ``choices_`` (id ->
+    "model", "linear" or "seasonal_naive") and ``validation_`` (candidate -> its validation error / the
+    seasonal naive's).
     """
 
     def __init__(self, config: ForecastConfig | None = None, **settings) -> None:
@@ -103,11 +108,9 @@ class PanelForecaster:
                 **resolve_schedule(c, global_model=mode == "global")}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
-        """Every series needs its validation and test points and two points to train on (global), or one
-        window and its validation (local)."""
+        """Every series needs its validation and test points and two points to train on (in the local mode,
+        a shorter series than a network needs keeps the seasonal naive forecast)."""
         need = sizes["val_size"] + 2 + test_size
-        if sizes["mode"] == "local":
-            need = sizes["lookback"] + sizes["horizon"] + max(1, sizes["val_size"]) + test_size
         short = np.flatnonzero(panel.lengths < need)
         if len(short):
             i = int(short[0])
@@ -118,7 +121,8 @@ class PanelForecaster:
 
     def fit(self, data, run_dir: str | Path | None = None, resume: bool = False) -> "PanelForecaster":
         """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there
-        (global mode with one member)."""
+        (global mode; several members: each in ``run_dir/member-K/``, and ``resume`` continues the one that
+        was interrupted, reloads those before it and trains those after it)."""
         panel = Panel.build(data, fill=self.config.fill)
         sizes = self.resolve(panel)
         self.check_lengths(panel, sizes)
@@ -127,7 +131,7 @@ class PanelForecaster:
         self.sizes_, self.panel_ = sizes, panel
         if self.mode_ == "local":
             return self._fit_local(panel)
-        return self._fit_global(panel, run_dir if len(self.lookbacks_) == 1 else None, resume)
+        return self._fit_global(panel, run_dir, resume)
 
     def _network(self, lookback: int) -> GlobalNet:
         c = self.config
@@ -141,13 +145,13 @@ class PanelForecaster:
         settings = dataclasses.replace(train_config(c, global_model=True), epochs=None, steps=self.sizes_["steps"],
                                        patience=c.patience if self.val_size_ else None)
         self.model_, results = nn.ModuleList(), []
-        for lookback in self.lookbacks_:  # one ensemble member per lookback
+        for k, lookback in enumerate(self.lookbacks_):  # one ensemble member per lookback
             task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,
                                 self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed)
             torch.manual_seed(c.seed)
             member = self._network(lookback).to(distributed.resolve_device(c.device))
             with one_thread(member):
-                results.append(train.fit(member, task, settings, run_dir=run_dir, resume=resume))
+                results.append(train.fit(member, task, settings, *self._member_checkpoint(run_dir, k, resume)))
             self.model_.append(member.eval())
         self.result_ = train.TrainResult(
             history=[{"member": k, **row} for k, r in enumerate(results) for row in r.history],
@@ -157,16 +161,38 @@ class PanelForecaster:
         return self
 
     def _fit_local(self, panel: Panel) -> "PanelForecaster":
-        self.forecasters_, self.choices_ = {}, {}
+        self.forecasters_, errors = {}, []
         local = dataclasses.replace(self.config, val_size=self.val_size_, quiet=True)
         params = {k: getattr(local, k) for k in Forecaster.PARAMS}
         params.update(horizon=self.horizon_, lookback=self.lookback_, season=self.season_,
                       hidden_size=self.sizes_["hidden_size"], batch_size=self.sizes_["batch_size"])
+        need = self.lookback_ + self.horizon_ + max(1, self.val_size_)  # a network's windows and validation
         for i, name in enumerate(panel.ids):
-            f = Forecaster(**params).fit(panel.series(i))
+            f = Forecaster(**params).fit(panel.series(i)) if panel.lengths[i] >= need else None
             self.forecasters_[name] = f
-            self.choices_[name] = "model" if self.config.select == "model" else baselines.best_on_validation(f)
+            if f is not None and self.config.select == "validation":
+                errors.append(baselines.validation_errors(f))
+        choice, self.validation_ = ("model", {}) if self.config.select == "model" else baselines.choose(errors)
+        self.choices_ = {name: choice if f is not None else "seasonal_naive" for name, f in self.forecasters_.items()}
         self.result_ = None
+        return self
+
+    def _member_checkpoint(self, run_dir, k: int, resume: bool) -> tuple[Path | None, bool]:
+        """Where member ``k`` checkpoints (``run_dir`` itself for one member, else ``run_dir/member-K``) and
+        whether it resumes: the first always (it must have a checkpoint), a later one where it has one."""
+        if run_dir is None or len(self.lookbacks_) == 1:
+            return run_dir, resume
+        directory = Path(run_dir) / f"member-{k}"
+        return directory, resume and (k == 0 or (directory / "checkpoint").is_dir())
+
+    def append(self, data) -> "PanelForecaster":
+        """Extend every fitted series by the points of ``data`` (the same series, in the same order, e.g. the
+        test points after a backtest), so that :meth:`predict` forecasts after them; the weights stay."""
+        self._check_fitted()
+        more = Panel.build(data, fill=self.config.fill)
+        if more.ids != self.panel_.ids:
+            raise ValueError("forecast: append takes the fitted series, in the same order")
+        self.panel_ = _join(self.panel_, more)
         return self
 
     # ---------------------------------------------------------------- forecasting
@@ -199,8 +225,8 @@ class PanelForecaster:
         if name not in self.forecasters_:
             raise ValueError(f"forecast: series '{name}' was not fitted; the per-series mode forecasts only "
                              f"the series it was trained on (the global mode forecasts any)")
-        f, history = self.forecasters_[name], panel.series(i)
-        return baselines.local_forecast(f, self.choices_[name], history, n)
+        return baselines.local_forecast(self.forecasters_[name], self.choices_[name], panel.series(i), n,
+                                        self.season_)
 
     def backtest(self, test) -> pd.DataFrame:
         """Forecast each series' test points (which follow its fitted history) from rolling origins.
@@ -237,8 +263,8 @@ class PanelForecaster:
         out = []
         for i, name in enumerate(full.ids):
             f, s = self.forecasters_[name], full.series(i)
-            out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_)
-                                 for o in origins[i]]))
+            out.append(np.stack([baselines.local_forecast(f, self.choices_[name], s.iloc[:o], self.horizon_,
+                                                          self.season_) for o in origins[i]]))
         return out
 
     def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:

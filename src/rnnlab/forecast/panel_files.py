@@ -28,7 +28,7 @@ def save(f, directory: Path) -> Path:
     state = {"params": dataclasses.asdict(f.config), "mode": f.mode_, "sizes": f.sizes_, "lookbacks": f.lookbacks_,
              "lookback": f.lookback_, "horizon": f.horizon_, "season": f.season_, "val_size": f.val_size_,
              "ids": list(p.ids), "freq": p.freq, "dated": bool(p.dated),
-             "choices": dict(getattr(f, "choices_", {}) or {})}
+             "choices": dict(getattr(f, "choices_", {}) or {}), "validation": dict(getattr(f, "validation_", {}) or {})}
     starts = p.starts.astype("datetime64[ns]").astype(np.int64) if p.dated else p.starts.astype(np.int64)
     checkpoint.save_weights(directory / "history.safetensors", {
         "values": torch.from_numpy(p.values), "offsets": torch.from_numpy(p.offsets),
@@ -36,8 +36,9 @@ def save(f, directory: Path) -> Path:
     if f.mode_ == "global":
         checkpoint.save_weights(directory / "model.safetensors", f.model_.state_dict())
     else:
-        for i, name in enumerate(p.ids):
-            f.forecasters_[name].save(directory / "series" / str(i))
+        for i, name in enumerate(p.ids):  # a series too short for a network has none (seasonal naive)
+            if f.forecasters_[name] is not None:
+                f.forecasters_[name].save(directory / "series" / str(i))
     path = directory / "config.json"
     config = rundir.read_run_config(directory) if path.is_file() else {}
     config.update({"task": "forecast", "panel": state})
@@ -67,6 +68,8 @@ def load(cls, directory: Path):
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(directory / "model.safetensors"), directory)
         f.model_.eval()
     else:
-        f.forecasters_ = {name: Forecaster.load(directory / "series" / str(i)) for i, name in enumerate(f.panel_.ids)}
+        f.forecasters_ = {name: Forecaster.load(directory / "series" / str(i))
+                          if (directory / "series" / str(i)).is_dir() else None for i, name in enumerate(f.panel_.ids)}
         f.choices_ = {name: state["choices"].get(name, "model") for name in f.panel_.ids}
+        f.validation_ = state.get("validation", {})
     return f

@@ -76,7 +76,7 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
     history, test = panel.split(sizes["test_size"])
     forecaster = PanelForecaster(config).fit(history, run_dir=run_dir if sizes["mode"] == "global" else None,
-                                             resume=resume)
+                                             resume=resume)  # several members: one checkpoint each
     frame = forecaster.backtest(test)
     histories = {history.ids[i]: history.values[history.offsets[i]:history.offsets[i + 1]] for i in range(len(history))}
     series_metrics = panel_scores(frame, histories, forecaster.season_)
@@ -86,6 +86,7 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
     metrics = _metrics(forecaster, summary, sizes)
     table = [{"model": f"{config.cell} ({forecaster.mode_}, this model)", **summary["model"]},
              *({"model": name, **summary[name]} for name in BASELINES)]
+    forecaster.append(test)  # the saved model forecasts after each series' last point (rnnlab predict)
     if writer:
         forecaster.save(run_dir)
         rundir.atomic_write_json(run_dir / "metrics.json", metrics)
@@ -105,8 +106,9 @@ def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
     if result is not None:
         seconds, epochs = float(result.seconds), int(result.epochs)
     else:  # local: the sum of the per-series fits, their mean epochs
-        fits = [f.result_ for f in forecaster.forecasters_.values()]
-        seconds, epochs = float(sum(r.seconds for r in fits)), int(round(np.mean([r.epochs for r in fits])))
+        fits = [f.result_ for f in forecaster.forecasters_.values() if f is not None]
+        seconds = float(sum(r.seconds for r in fits))
+        epochs = int(round(np.mean([r.epochs for r in fits]))) if fits else 0
     metrics = {
         "task": "forecast", "test": _clean(summary["model"]),
         "baselines": {name: _clean(summary[name]) for name in BASELINES},
@@ -117,6 +119,7 @@ def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
     if forecaster.mode_ == "local":
         kept = pd.Series(list(forecaster.choices_.values())).value_counts()
         metrics["choices"] = {k: int(v) for k, v in kept.items()}
+        metrics["validation"] = dict(forecaster.validation_)
     return metrics
 
 
@@ -133,6 +136,15 @@ def summary_lines(result: PanelRun) -> list[str]:
              f"linear on {m['beats']['linear']} of {m['series']} series (MASE)",
              f"MASE / seasonal naive's MASE per series: 10% {q[0]:.3f}, median {q[1]:.3f}, 90% {q[2]:.3f}"]
     if m["mode"] == "local":
-        kept = ", ".join(f"{k} on {v}" for k, v in m["choices"].items())
-        lines.append(f"per-series mode: each series keeps its best on its validation points: {kept}")
+        lines.append(local_line(m["choices"], m["validation"]))
     return lines
+
+
+def local_line(choices: dict, validation: dict) -> str:
+    """The per-series mode's choice in words: what the series kept and the validation ratios behind it."""
+    kept = ", ".join(f"{k} on {v}" for k, v in choices.items())
+    if not validation:
+        return f"per-series mode: kept {kept} series (no validation)"
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in validation.items())
+    return (f"per-series mode: validation error / the seasonal naive's on the same points: {scores}; the "
+            f"seasonal naive is kept unless another is 10% better: kept {kept} series")
