@@ -107,7 +107,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         return 0
     print(result.description)
     m = result.metrics
-    if "series" in m:
+    if "backtest" in m:
+        from rnnlab.forecast.backtest_run import summary_lines
+
+        print("\n".join(summary_lines(result)))
+    elif "series" in m:
         from rnnlab.forecast.panel_run import summary_lines
 
         trained = (f"{len(m['lookbacks'])} member(s), lookbacks {', '.join(map(str, m['lookbacks']))}; "
@@ -148,6 +152,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if s.csv:
         print(f"written: {s.csv}")
     return 0
+
+
+class _JoinQuantiles(argparse.Action):
+    """``--quantiles 0.1 0.9`` -> the setting's text ``"0.1 0.9"``; ``--quantiles`` alone -> ``"0.1 0.5 0.9"``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, " ".join(values) if values else "0.1 0.5 0.9")
 
 
 def _comma_list(kind):
@@ -245,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform", choices=("auto", "log", "none"), help="auto: log for positive series")
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--engine", help="recurrent engine: auto (default), torch, fused, loop")
+    p.add_argument("--quantiles", nargs="*", action=_JoinQuantiles, metavar="Q",
+                   help="global model: forecast these quantile levels (no values: 0.1 0.5 0.9, an 80%% interval)")
+    p.add_argument("--backtest", type=int, metavar="K", help="rolling-origin backtest from K origins a horizon apart "
+                                                             "at the end of every series, instead of one split")
+    p.add_argument("--refit", action="store_true", default=None, help="backtest: fit again at every origin")
     p.set_defaults(func=_cmd_forecast)
     p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
     p.add_argument("--model", metavar="RUN_DIR", help="run directory of rnnlab forecast (required)")

@@ -77,6 +77,10 @@ class ForecastConfig:
     mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
     batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
     select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
+    # intervals, backtests and covariates (rnnlab.forecast.quantiles, .backtest, rnnlab.data.covariates)
+    quantiles: str | None = None  # global model: quantile levels to forecast, e.g. "0.1 0.5 0.9" (pinball loss)
+    backtest: int | None = None  # rolling-origin backtest from this many origins a horizon apart (None: one split)
+    refit: bool = False  # backtest: fit again at every origin (default: once, before the first)
     # training
     epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
     steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
@@ -94,7 +98,7 @@ class ForecastConfig:
 # the fields that say which data to read, and those only a panel uses: not a Forecaster's parameters
 DATA_FIELDS = ("data", "column", "time_column", "id_column", "columns", "encoding", "fill", "length", "noise",
                "test_size")
-PANEL_FIELDS = ("mode", "batches_per_epoch", "select")
+PANEL_FIELDS = ("mode", "batches_per_epoch", "select", "quantiles", "backtest", "refit")
 SERIES_HIDDEN, SERIES_BATCH = 16, 32  # one series' defaults of hidden_size and batch_size (None)
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
                      if f.name not in DATA_FIELDS + PANEL_FIELDS)
@@ -285,17 +289,26 @@ class Forecaster:
         values = self.scaler_.inverse(self._roll(self._network, z[None], n)[0])
         return pd.Series(values, index=_future_index(history, n), name=history.name)
 
-    def backtest(self, test) -> pd.DataFrame:
+    def backtest(self, test, k: int | None = None, refit: bool = False):
         """Forecast the points of ``test`` (which follows the fitted series) from rolling origins.
 
         Origins sit every ``horizon`` steps from the end of the fitted series; each forecasts up to
         ``horizon`` points from the actual values before it. The baselines forecast the same points from the
         same origins.
 
+        With ``k``, a rolling-origin backtest of these settings instead (no fit needed first): ``test`` is the
+        whole series, a copy is fitted on it up to the first of ``k`` origins a horizon apart at its end
+        (again at every origin with ``refit``), and the result is a
+        :class:`~rnnlab.forecast.backtest.Backtest` (metrics per origin, ``summary()`` mean ± sd).
+
         Returns:
             A frame indexed like ``test`` with columns ``actual``, ``model``, ``naive``, ``seasonal_naive``,
-            ``linear``.
+            ``linear``; with ``k``, a ``Backtest``.
         """
+        if k is not None:
+            from rnnlab.forecast.backtest import series_backtest
+
+            return series_backtest(self, test, k, refit)
         self._check_fitted()
         test = sd.as_series(test, name=str(self.history_.name))
         start = len(self.history_)

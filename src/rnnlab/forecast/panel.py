@@ -39,6 +39,7 @@ from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
 from rnnlab.forecast.estimator import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, Forecaster, one_thread, train_config
+from rnnlab.forecast.quantiles import median_index, parse_quantiles, quantile_column
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
 
 MODES = ("auto", "global", "local")
@@ -82,7 +83,10 @@ class PanelForecaster:
                 raise ValueError(f"forecast: {name} must be one of {', '.join(allowed)}, got {value!r}")
         season = c.season or sd.season_length(panel.freq)
         horizon = c.horizon or (season if season > 1 else 1)
-        mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 else "local")
+        quantiles = parse_quantiles(c.quantiles)
+        mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 or quantiles else "local")
+        if quantiles and mode == "local":
+            raise ValueError("forecast: quantiles are forecast by the global network; use mode 'global' or 'auto'")
         if mode == "global":
             lookbacks = [c.lookback] if c.lookback else [k * max(season, 4) for k in (2, 3, 4)]
             val_size = c.val_size if c.val_size is not None else 0
@@ -97,7 +101,8 @@ class PanelForecaster:
                 raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
         return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
                 "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
-                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None)}
+                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None),
+                "quantiles": list(quantiles) if quantiles else None}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
         """Every series needs its validation and test points and two points to train on (global), or one
@@ -129,7 +134,13 @@ class PanelForecaster:
     def _network(self, lookback: int) -> GlobalNet:
         c = self.config
         return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
-                         c.num_layers, c.dropout, engine=c.engine)
+                         c.num_layers, c.dropout, engine=c.engine, quantiles=self.quantiles_)
+
+    @property
+    def quantiles_(self) -> tuple[float, ...] | None:
+        """The quantile levels the global model forecasts (sorted, the median among them), or ``None``."""
+        levels = getattr(self, "sizes_", {}).get("quantiles")
+        return tuple(levels) if levels else None
 
     def _fit_global(self, panel: Panel, run_dir, resume: bool) -> "PanelForecaster":
         from rnnlab import train
@@ -178,7 +189,8 @@ class PanelForecaster:
         mode); the local mode forecasts only the series it fitted.
 
         Returns:
-            A long frame ``id, time, forecast``: ``n`` rows per series, dated when the panel is.
+            A long frame ``id, time, forecast``: ``n`` rows per series, dated when the panel is; with quantiles
+            also one column per level (``q0.1``, ``q0.5``, ``q0.9``; ``forecast`` is the median).
         """
         self._check_fitted()
         n = self.horizon_ if n is None else n
@@ -189,7 +201,12 @@ class PanelForecaster:
             values = self._ensemble(panel, np.arange(len(panel)), panel.lengths, n)
         else:
             values = np.stack([self._local_forecast(panel, i, n) for i in range(len(panel))])
-        return _long(panel, values, panel.lengths, "forecast")
+        if values.ndim == 2:
+            return _long(panel, values, panel.lengths, "forecast")
+        frame = _long(panel, values[..., median_index(self.quantiles_)], panel.lengths, "forecast")
+        for j, q in enumerate(self.quantiles_):
+            frame[quantile_column(q)] = values[..., j].reshape(-1)
+        return frame
 
     def _local_forecast(self, panel: Panel, i: int, n: int) -> np.ndarray:
         name = panel.ids[i]
@@ -199,15 +216,25 @@ class PanelForecaster:
         f, history = self.forecasters_[name], panel.series(i)
         return baselines.local_forecast(f, self.choices_[name], history, n)
 
-    def backtest(self, test) -> pd.DataFrame:
+    def backtest(self, test, k: int | None = None, refit: bool = False):
         """Forecast each series' test points (which follow its fitted history) from rolling origins.
 
         Origins sit every ``horizon`` steps from the end of each history; each forecasts up to ``horizon``
         points from the actual values before it; the baselines forecast the same points from the same origins.
 
+        With ``k``, a rolling-origin backtest of these settings instead (no fit needed first): ``test`` is the
+        whole panel, a copy is fitted on every series up to the first of ``k`` origins a horizon apart at
+        its end (again at every origin with ``refit``); the result is a
+        :class:`~rnnlab.forecast.backtest.Backtest` (metrics per origin, ``summary()`` mean ± sd).
+
         Returns:
-            A long frame ``id, time, actual, model, naive, seasonal_naive, linear``.
+            A long frame ``id, time, actual, model, naive, seasonal_naive, linear``; with quantiles also one
+            column per level (``q0.1``, ...; ``model`` is the median). With ``k``, a ``Backtest``.
         """
+        if k is not None:
+            from rnnlab.forecast.backtest import panel_backtest
+
+            return panel_backtest(self, test, k, refit)
         self._check_fitted()
         test = Panel.build(test, fill=self.config.fill)
         if test.ids != self.panel_.ids:
@@ -219,13 +246,19 @@ class PanelForecaster:
         base = baselines.panel_baselines(full, origins, self.horizon_, self.season_, self.lookback_,
                                          self.config.transform)
         frame = _long(test, np.concatenate(_test_values(test)), None, "actual")
-        frame["model"] = np.concatenate([_cut(model[i], test.lengths[i]) for i in range(len(test))])
+        levels = model[0].shape[2] if model[0].ndim == 3 else 0
+        point = [m[..., median_index(self.quantiles_)] if levels else m for m in model]
+        frame["model"] = np.concatenate([_cut(point[i], test.lengths[i]) for i in range(len(test))])
+        for j in range(levels):
+            frame[quantile_column(self.quantiles_[j])] = np.concatenate(
+                [_cut(model[i][..., j], test.lengths[i]) for i in range(len(test))])
         for name, forecasts in base.items():
             frame[name] = np.concatenate([_cut(forecasts[i], test.lengths[i]) for i in range(len(test))])
         return frame
 
     def _origin_forecasts(self, full: Panel, origins: list[np.ndarray]) -> list[np.ndarray]:
-        """Per series: ``(origins, H)`` model forecasts from the actual values before each origin."""
+        """Per series: ``(origins, H)`` model forecasts (``(origins, H, Q)`` quantiles) from the actual values
+        before each origin."""
         counts = [len(o) for o in origins]
         if self.mode_ == "global":
             rows = np.repeat(np.arange(len(full)), counts)
@@ -239,7 +272,8 @@ class PanelForecaster:
         return out
 
     def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:
-        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``."""
+        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``, or per level
+        ``(B, steps, Q)`` (a median per level keeps the levels' order)."""
         forecasts = []
         for lookback, member in zip(self.lookbacks_, self.model_):
             x, x_mask, _, _ = window(panel, series, cuts, lookback, 1, panel.lengths)

@@ -90,6 +90,11 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         if _rank() == 0:  # other ranks: rank 0 may have begun
             rundir.check_new(run_dir)  # an existing run is never overwritten
     writer = _rank() == 0
+    if config.backtest is not None:  # rolling origins instead of one split (one series or a panel)
+        from rnnlab.forecast import backtest_run
+
+        with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
+            return backtest_run.run(config, run_dir, writer)
     if panel_run.is_panel(config):  # a panel (id_column or columns): loaded inside, under the claim
         with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
             if changed and writer:

@@ -20,7 +20,15 @@ forecast ``y_hat = level (1 + o)``. So series of any level share weights.
 ``m`` scaled values of that season and their ``m`` mask bits; monthly ``L = 36`` is 3 steps of 24 features),
 a linear head on its last state, plus a linear skip from the scaled window, started at zero.
 
-Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``.
+**Quantiles** (``quantiles=(0.1, 0.5, 0.9)``): the head gives ``Q`` outputs per step, made non-crossing by
+:func:`rnnlab.forecast.quantiles.monotone` (the median plus cumulative softplus steps), and the skip shifts
+all of them: ``o_q = monotone(fc(h_P))_q + skip(u)``. The loss is then the pinball loss scaled as the point
+loss is, ``(2 / Q) sum_q rho_q(y - level (1 + o_q)) / s_i`` with ``rho_q(e) = max(q e, (q - 1) e)`` (for the
+median alone, ``Q = 1``, exactly the absolute error above). Levels are a monotone map of ``o``, so they stay
+ordered in the series' units.
+
+Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``,
+``Q`` quantile levels.
 """
 
 from __future__ import annotations
@@ -32,7 +40,10 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.panel import Panel
+from rnnlab.forecast.quantiles import median_index, monotone, monotone_inverse, normal_quantiles
 from rnnlab.models import SequenceRegressor
+
+START_SPREAD = 0.1  # quantile heads start at the quantiles of N(0, 0.1^2) around the median: 10% of the level
 
 
 def series_scale(panel: Panel, ends: np.ndarray, season: int) -> np.ndarray:
@@ -73,29 +84,44 @@ def level_of(x: np.ndarray, x_mask: np.ndarray, season: int) -> np.ndarray:
 class GlobalNet(nn.Module):
     """The RNN reading a scaled window one season per step, a linear head, and a linear skip (zero at start).
 
-    ``o = fc(h_P) + W_skip u + b_skip``, ``h_P`` the RNN's last state over the ``P`` patches of ``[u, mask]``.
+    ``o = fc(h_P) + W_skip u + b_skip``, ``h_P`` the RNN's last state over the ``P`` patches of ``[u, mask]``;
+    with ``quantiles``, ``o_q = monotone(fc(h_P))_q + W_skip u + b_skip`` (see the module docstring), the
+    steps away from the median starting at the quantiles of ``N(0, 0.1^2)``.
 
     Shape:
-        u, mask ``(N, L)`` -> o ``(N, H)``.
+        u, mask ``(N, L)`` -> o ``(N, H)``, or ``(N, H, Q)`` with quantiles.
     """
 
     def __init__(self, lookback: int, horizon: int, patch: int, cell: str = "rnn", hidden_size: int = 64,
-                 num_layers: int = 1, dropout: float = 0.0, engine: str = "auto") -> None:
+                 num_layers: int = 1, dropout: float = 0.0, engine: str = "auto", quantiles=None) -> None:
         super().__init__()
-        self.lookback, self.patch = lookback, patch
+        self.lookback, self.patch, self.horizon = lookback, patch, horizon
+        self.quantiles = None if not quantiles else tuple(float(q) for q in quantiles)
+        levels = 1 if self.quantiles is None else len(self.quantiles)
         self.pad = math.ceil(lookback / patch) * patch - lookback
-        self.net = SequenceRegressor(2 * patch, hidden_size, horizon, cell=cell, num_layers=num_layers,
+        self.net = SequenceRegressor(2 * patch, hidden_size, horizon * levels, cell=cell, num_layers=num_layers,
                                      dropout=dropout, engine=engine)
         self.skip = nn.Linear(lookback, horizon)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
+        if self.quantiles is not None:  # start the steps at a modest spread (softplus(0) would be 69% of the level)
+            center = median_index(self.quantiles)
+            raw = monotone_inverse(normal_quantiles(self.quantiles, START_SPREAD), center)
+            with torch.no_grad():
+                bias = self.net.fc.bias.view(horizon, levels)
+                bias[:, [j for j in range(levels) if j != center]] = torch.as_tensor(
+                    np.delete(raw, center), dtype=bias.dtype)
 
     def forward(self, u: Tensor, mask: Tensor) -> Tensor:
         n = u.shape[0]
         padded = nn.functional.pad(torch.stack([u, mask], dim=-1), (0, 0, self.pad, 0))  # -> (N, P m, 2)
         # one step per season: the m values, then their m mask bits
         patches = padded.view(n, -1, self.patch, 2).transpose(2, 3).reshape(n, -1, 2 * self.patch)  # -> (N, P, 2m)
-        return self.net(patches) + self.skip(u)  # -> (N, H)
+        head = self.net(patches)  # -> (N, H) or (N, H Q)
+        if self.quantiles is None:
+            return head + self.skip(u)  # -> (N, H)
+        raw = head.unflatten(1, (self.horizon, len(self.quantiles)))  # -> (N, H, Q)
+        return monotone(raw, median_index(self.quantiles)) + self.skip(u).unsqueeze(-1)  # -> (N, H, Q)
 
 
 class PanelWindows:
@@ -158,11 +184,20 @@ class PanelWindows:
 
 
 def batch_loss(model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
-    """``sum |y - level (1 + o)| / s`` over unmasked targets, divided by ``B H``."""
+    """``sum |y - level (1 + o)| / s`` over unmasked targets, divided by ``B H``; with quantiles
+    ``(2 / Q) sum_q rho_q(y - level (1 + o_q)) / s`` (see the module docstring)."""
     device = next(model.parameters()).device
     u, x_mask, y, y_mask, level, scale = (t.to(device) for t in batch)
-    y_hat = level * (1 + model(u, x_mask))  # -> (B, H)
-    return ((y - y_hat).abs() / scale * y_mask).sum() / y.numel()
+    o = model(u, x_mask)  # -> (B, H) or (B, H, Q)
+    quantiles = getattr(model, "quantiles", None)
+    if quantiles is None:
+        y_hat = level * (1 + o)  # -> (B, H)
+        return ((y - y_hat).abs() / scale * y_mask).sum() / y.numel()
+    y_hat = level.unsqueeze(-1) * (1 + o)  # -> (B, H, Q)
+    q = torch.as_tensor(quantiles, dtype=o.dtype, device=device)
+    e = y.unsqueeze(-1) - y_hat
+    rho = torch.maximum(q * e, (q - 1) * e)  # rho_q(e) = max(q e, (q - 1) e)
+    return (rho / scale.unsqueeze(-1) * y_mask.unsqueeze(-1)).sum() * (2 / len(quantiles)) / y.numel()
 
 
 class _Batches:
@@ -180,12 +215,14 @@ class _Batches:
 
 
 def forecast_windows(net: GlobalNet, x: np.ndarray, x_mask: np.ndarray, steps: int, season: int) -> np.ndarray:
-    """Forecast ``steps`` values after each raw window, ``H`` at a time (forecasts fed back as observed).
+    """Forecast ``steps`` values after each raw window, ``H`` at a time (forecasts fed back as observed; with
+    quantiles, the median is fed back, so later blocks are conditional on it: narrower than the truth).
 
     Shape:
-        x, x_mask ``(B, L)`` -> ``(B, steps)`` float64.
+        x, x_mask ``(B, L)`` -> ``(B, steps)`` float64, or ``(B, steps, Q)`` with quantiles.
     """
     device = next(net.parameters()).device
+    quantiles = getattr(net, "quantiles", None)
     lookback, out = x.shape[1], []
     while sum(block.shape[1] for block in out) < steps:
         level = level_of(x, x_mask, season)
@@ -193,8 +230,9 @@ def forecast_windows(net: GlobalNet, x: np.ndarray, x_mask: np.ndarray, steps: i
         with torch.no_grad():
             o = net(torch.from_numpy(u.astype(np.float32)).to(device),
                     torch.from_numpy(x_mask.astype(np.float32)).to(device)).double().cpu().numpy()
-        block = level * (1 + o)  # y_hat = level (1 + o)
+        block = (level if quantiles is None else level[..., None]) * (1 + o)  # y_hat = level (1 + o)
         out.append(block)
-        x = np.concatenate([x, block], axis=1)[:, -lookback:]
-        x_mask = np.concatenate([x_mask, np.ones_like(block)], axis=1)[:, -lookback:]
+        point = block if quantiles is None else block[..., median_index(quantiles)]
+        x = np.concatenate([x, point], axis=1)[:, -lookback:]
+        x_mask = np.concatenate([x_mask, np.ones_like(point)], axis=1)[:, -lookback:]
     return np.concatenate(out, axis=1)[:, :steps].astype(np.float64)
