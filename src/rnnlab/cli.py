@@ -139,7 +139,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if s.model is None:
         raise ValueError("predict: give the trained model with --model RUN_DIR (or model = ... in --config)")
     forecast = forecast_run.predict(s.model, s.horizon, s.data, s.column, s.time_column, s.fill, s.id_column,
-                                    s.encoding)
+                                    s.encoding, s.covariates)
     if isinstance(forecast, pd.DataFrame):  # a panel: long id, time, forecast
         if s.csv:
             forecast.to_csv(s.csv, index=False)
@@ -261,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backtest", type=int, metavar="K", help="rolling-origin backtest from K origins a horizon apart "
                                                              "at the end of every series, instead of one split")
     p.add_argument("--refit", action="store_true", default=None, help="backtest: fit again at every origin")
+    p.add_argument("--future-columns", dest="future_columns", metavar="COLS",
+                   help="CSV columns known ahead for the forecast period (comma-separated; global model)")
+    p.add_argument("--past-columns", dest="past_columns", metavar="COLS",
+                   help="CSV columns known only up to the forecast origin (comma-separated; global model)")
+    p.add_argument("--static-columns", dest="static_columns", metavar="COLS",
+                   help="long CSV: columns holding one value per series (comma-separated; global model)")
+    p.add_argument("--calendar", action=argparse.BooleanOptionalAction, default=None,
+                   help="global model: calendar features of the dates (default: on where there are dates)")
     p.set_defaults(func=_cmd_forecast)
     p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
     p.add_argument("--model", metavar="RUN_DIR", help="run directory of rnnlab forecast (required)")
@@ -272,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV text encoding (default utf-8)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--csv", metavar="OUT", help="also write the forecast to this CSV file")
+    p.add_argument("--covariates", metavar="CSV", help="the model's future covariates for the forecast period "
+                                                       "(its time, id and future columns)")
     p.add_argument("--config", metavar="FILE", help="TOML file of these settings ([predict]); flags override it")
     p.set_defaults(func=_cmd_predict)
     # text / sample: rnnlab.text

@@ -211,11 +211,13 @@ def series_backtest(forecaster, series, k: int, refit: bool = False) -> Backtest
     return result
 
 
-def panel_backtest(forecaster, data, k: int, refit: bool = False) -> Backtest:
+def panel_backtest(forecaster, data, k: int, refit: bool = False, covariates: dict | None = None) -> Backtest:
     """:func:`rolling_origin` of a :class:`~rnnlab.forecast.panel.PanelForecaster`'s settings on a panel.
 
     One copy is fitted on every series up to its first origin (again at every origin with ``refit``) and
     forecasts all series from each origin (with quantiles: one column per level, interval metrics added).
+    ``covariates`` (``{id: frame by time}``, covering every origin's forecast points) as in
+    :meth:`~rnnlab.forecast.panel.PanelForecaster.fit`.
     """
     from rnnlab.data.panel import Panel
 
@@ -228,7 +230,8 @@ def panel_backtest(forecaster, data, k: int, refit: bool = False) -> Backtest:
     fits = []
 
     def fit(histories: dict) -> Predict:
-        fits.append(type(forecaster)(forecaster.config).fit(Panel.from_dict(histories, fill=forecaster.config.fill)))
+        fits.append(type(forecaster)(forecaster.config).fit(Panel.from_dict(histories, fill=forecaster.config.fill),
+                                                            covariates=covariates))
         fitted = fits[-1]
         return lambda hist, n: panel_forecasts(fitted, hist, n)
 

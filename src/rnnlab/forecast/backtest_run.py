@@ -54,6 +54,7 @@ def prepare(config: ForecastConfig) -> tuple[dict, dict, str, dict]:
         forecaster = PanelForecaster(config)
         sizes = forecaster.resolve(panel)
         forecaster.check_lengths(panel, sizes, k * sizes["horizon"])
+    sizes["covariate_frames"] = panel_run.read_covariates(config, panel)
     return {name: panel.series(i) for i, name in enumerate(panel.ids)}, sizes, panel.describe_line(), panel.describe()
 
 
@@ -62,6 +63,7 @@ def run(config: ForecastConfig, run_dir: Path, writer: bool):
     from rnnlab.forecast.panel_run import PanelRun
 
     series, sizes, description, info = prepare(config)
+    frames = sizes.pop("covariate_frames")
     if writer:
         run_dir.mkdir(parents=True, exist_ok=True)
         rundir.atomic_write_json(run_dir / "config.json", {
@@ -71,7 +73,7 @@ def run(config: ForecastConfig, run_dir: Path, writer: bool):
         result = series_backtest(Forecaster.from_config(config), next(iter(series.values())), config.backtest,
                                  config.refit)
     else:
-        result = panel_backtest(PanelForecaster(config), series, config.backtest, config.refit)
+        result = panel_backtest(PanelForecaster(config), series, config.backtest, config.refit, frames)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     metrics = _metrics(result, sizes, len(series), seconds, cpu)
     if writer:

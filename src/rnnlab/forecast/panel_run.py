@@ -23,6 +23,7 @@ from rnnlab.config import to_dict
 from rnnlab.data.panel import Panel, read_panel_csv
 from rnnlab.forecast.estimator import ForecastConfig
 from rnnlab.forecast.intervals import aggregate_intervals, panel_interval_scores, symmetric_pairs
+from rnnlab.forecast import panel_covariates
 from rnnlab.forecast.panel import PanelForecaster
 from rnnlab.metrics import METRICS, aggregate, panel_scores
 
@@ -47,7 +48,33 @@ def is_panel(config: ForecastConfig) -> bool:
     """Whether ``config`` asks for a panel: a long CSV (``id_column``) or a wide one (``columns``); quantiles
     and mode "global" also run here (one series as a panel of one: the global network forecasts them)."""
     return (config.id_column is not None or config.columns is not None or config.quantiles is not None
-            or config.mode == "global")
+            or config.mode == "global" or bool(config.calendar) or bool(covariate_columns(config)))
+
+
+def covariate_columns(config: ForecastConfig) -> tuple[str, ...]:
+    """Every covariate column the settings name (future, past, static)."""
+    return tuple(c for v in (config.future_columns, config.past_columns, config.static_columns)
+                 for c in panel_covariates.names(v))
+
+
+def read_covariates(config: ForecastConfig, panel: Panel) -> dict | None:
+    """The covariate columns of the data's CSV, per series (``{id: frame by time}``), checked; ``None`` if none.
+
+    Raises:
+        ValueError: covariates of a built-in series or a wide CSV, or a column that is unknown, non-numeric
+            or incomplete (named, with its first bad line).
+    """
+    columns = covariate_columns(config)
+    if not columns:
+        return None
+    if config.columns is not None or not str(config.data).lower().endswith((".csv", ".txt", ".tsv")):
+        raise ValueError("covariates: --future-columns, --past-columns and --static-columns read columns of a CSV "
+                         "file: one series, or a long panel (--id-column)")
+    from rnnlab.data import series as sd
+
+    frame = sd.read_frame(config.data, config.encoding)
+    return panel_covariates.frames_from_csv(frame, panel, config.id_column, config.time_column, columns,
+                                            Path(config.data).name)
 
 
 def read(config: ForecastConfig) -> Panel:
@@ -64,8 +91,10 @@ def read(config: ForecastConfig) -> Panel:
 
 
 def prepare(config: ForecastConfig) -> tuple[Panel, dict]:
-    """Read the panel and resolve every size; raise ``ValueError`` before anything is written."""
+    """Read the panel (and its covariates: ``sizes["covariate_frames"]``) and resolve every size; raise
+    ``ValueError`` before anything is written."""
     panel = read(config)
+    frames = read_covariates(config, panel)
     forecaster = PanelForecaster(config)
     sizes = forecaster.resolve(panel)
     test_size = config.test_size if config.test_size is not None else sizes["horizon"]
@@ -78,12 +107,13 @@ def prepare(config: ForecastConfig) -> tuple[Panel, dict]:
 
     distributed.resolve_device(config.device)
     train_config(config)
-    return panel, {**sizes, "test_size": int(test_size)}
+    return panel, {**sizes, "test_size": int(test_size), "covariate_frames": frames}
 
 
 def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> PanelRun:
     """Fit and evaluate a panel as ``config`` says, writing ``run_dir`` on the writing rank."""
     panel, sizes = prepare(config)
+    frames = sizes.pop("covariate_frames")
     info = panel.describe()
     if writer and not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -91,7 +121,7 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes, "versions": rundir.versions()})
     history, test = panel.split(sizes["test_size"])
     forecaster = PanelForecaster(config).fit(history, run_dir=run_dir if sizes["mode"] == "global" else None,
-                                             resume=resume)
+                                             resume=resume, covariates=frames)
     frame = forecaster.backtest(test)
     histories = {history.ids[i]: history.values[history.offsets[i]:history.offsets[i + 1]] for i in range(len(history))}
     series_metrics = panel_scores(frame, histories, forecaster.season_)
