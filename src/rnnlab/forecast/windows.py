@@ -220,9 +220,11 @@ class PanelWindows:
         level = level_of(x, x_mask, self.season)
         u = (x / level - 1) * x_mask  # u = x / level - 1 where observed
         arrays = [u, x_mask, y, y_mask, level, self.scale[series][:, None]]
-        if self.covariates is not None:
-            arrays.extend(covariate_window(self.covariates, series, cuts, self.lookback, self.horizon,
-                                           self.future_size))
+        if self.covariates is not None:  # future covariates past the training part are not shown: a model
+            # trained on them would learn "this window ends near the end" from values it has no targets for
+            inputs, ahead, static = covariate_window(self.covariates, series, cuts, self.lookback, self.horizon,
+                                                     self.future_size)
+            arrays.extend([inputs, ahead * y_mask[..., None], static])
         return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)
 
     def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
