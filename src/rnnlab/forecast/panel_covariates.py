@@ -76,12 +76,14 @@ class CovariateTable:
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         values = np.zeros((offsets[-1], f + p), dtype=np.float32)
         static = np.zeros((len(panel), k), dtype=np.float32)
+        given = [c for c in self.future + self.past + self.static_names if c not in self.calendar]
         for i, name in enumerate(panel.ids):
-            if name not in self.frames:
+            if name not in self.frames and given:
                 raise ValueError(f"covariates: series '{name}' has no covariates; the model reads "
-                                 f"{', '.join(self.future + self.past + self.static_names)}")
+                                 f"{', '.join(given)}")
             labels = panel.labels(i, 0, int(lengths[i]))
-            block = self.frames[name].reindex(labels)
+            frame = self.frames.get(name, pd.DataFrame(columns=list(self.future + self.past), dtype=np.float64))
+            block = frame.reindex(labels)
             if self.calendar:
                 block[list(self.calendar)] = self._scaled_calendar(labels)
             if require_future and f and extra:
