@@ -108,7 +108,11 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
         return 0
     print(result.description)
     m = result.metrics
-    if "series" in m:
+    if "backtest" in m:
+        from rnnlab.forecast.backtest_run import summary_lines
+
+        print("\n".join(summary_lines(result)))
+    elif "series" in m:
         from rnnlab.forecast.panel_run import summary_lines
 
         trained = (f"{len(m['lookbacks'])} member(s), lookbacks {', '.join(map(str, m['lookbacks']))}; "
@@ -136,7 +140,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if s.model is None:
         raise ValueError("predict: give the trained model with --model RUN_DIR (or model = ... in --config)")
     forecast = forecast_run.predict(s.model, s.horizon, s.data, s.column, s.time_column, s.fill, s.id_column,
-                                    s.encoding)
+                                    s.encoding, s.covariates)
     if isinstance(forecast, pd.DataFrame):  # a panel: long id, time, forecast
         if s.csv:
             forecast.to_csv(s.csv, index=False)
@@ -149,6 +153,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if s.csv:
         print(f"written: {s.csv}")
     return 0
+
+
+class _JoinQuantiles(argparse.Action):
+    """``--quantiles 0.1 0.9`` -> the setting's text ``"0.1 0.9"``; ``--quantiles`` alone -> ``"0.1 0.5 0.9"``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, " ".join(values) if values else "0.1 0.5 0.9")
 
 
 def _comma_list(kind):
@@ -252,6 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transform", choices=("auto", "log", "none"), help="auto: log for positive series")
     p.add_argument("--patience", type=int, help="epochs without validation improvement before stopping")
     p.add_argument("--engine", help="recurrent engine: auto (default), torch, fused, loop")
+    p.add_argument("--quantiles", nargs="*", action=_JoinQuantiles, metavar="Q",
+                   help="global model: forecast these quantile levels (no values: 0.1 0.5 0.9, an 80%% interval)")
+    p.add_argument("--backtest", type=int, metavar="K", help="rolling-origin backtest from K origins a horizon apart "
+                                                             "at the end of every series, instead of one split")
+    p.add_argument("--refit", action="store_true", default=None, help="backtest: fit again at every origin")
+    p.add_argument("--future-columns", dest="future_columns", metavar="COLS",
+                   help="CSV columns known ahead for the forecast period (comma-separated; global model)")
+    p.add_argument("--past-columns", dest="past_columns", metavar="COLS",
+                   help="CSV columns known only up to the forecast origin (comma-separated; global model)")
+    p.add_argument("--static-columns", dest="static_columns", metavar="COLS",
+                   help="long CSV: columns holding one value per series (comma-separated; global model)")
+    p.add_argument("--calendar", action=argparse.BooleanOptionalAction, default=None,
+                   help="global model: calendar features of the dates (default: on where there are dates)")
     p.set_defaults(func=_cmd_forecast)
     p = sub.add_parser("predict", help="forecast the future with a trained forecaster")
     p.add_argument("--model", metavar="RUN_DIR", help="run directory of rnnlab forecast (required)")
@@ -263,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", help="CSV text encoding (default utf-8)")
     p.add_argument("--fill", choices=("interpolate",), help="fill missing values instead of rejecting them")
     p.add_argument("--csv", metavar="OUT", help="also write the forecast to this CSV file")
+    p.add_argument("--covariates", metavar="CSV", help="the model's future covariates for the forecast period "
+                                                       "(its time, id and future columns)")
     p.add_argument("--config", metavar="FILE", help="TOML file of these settings ([predict]); flags override it")
     p.set_defaults(func=_cmd_predict)
     # text / sample: rnnlab.text

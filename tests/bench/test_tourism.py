@@ -128,3 +128,35 @@ def test_peers_are_computed_in_the_run_unless_a_cache_is_asked_for(tmp_path, mon
     suite = json.loads(out.read_text())["suites"]["yearly"]
     assert calls == [12, 12] and suite["peers"].startswith("statsforecast, cached (--peers-cache) on ")
     assert "AutoETS (cached " in capsys.readouterr().out
+
+
+def test_quick_intervals_score_the_model_and_the_seasonal_naive(tmp_path, capsys):
+    out = tmp_path / "tourism.json"
+    assert forecast.main(["--suite", "tourism", "--quick", "--no-peers", "--frequencies", "yearly", "--intervals",
+                          "--per-series", "0", "--json", str(out)]) == 0
+    methods = json.loads(out.read_text())["suites"]["yearly"]["methods"]
+    assert methods["global"]["settings"]["quantiles"] == "0.025 0.1 0.5 0.9 0.975"
+    for name in ("global", "seasonal_naive"):
+        v = methods[name]["intervals"]
+        assert 0 <= v["coverage_80"] <= v["coverage_95"] <= 100 and v["msis_95"] > 0 and v["scaled_pinball"] > 0
+    assert "yearly intervals" in capsys.readouterr().out
+
+
+def test_interval_scores_by_hand():
+    x, y = np.array([1.0, 2, 3, 4, 5]), np.array([6.0, 7])
+    p = np.array([[[5.0, 5.5, 6, 6.5, 7], [5.0, 5.5, 6, 6.5, 7]]])  # (S, H, Q): 7 lies on the 95% bound
+    v = tourism.interval_scores([x], [y], p, 1)
+    assert v["coverage_80"] == 50 and v["coverage_95"] == 100
+    # MSIS 80%: widths 1, 1 plus (2 / 0.2)(7 - 6.5) for the second point, over 2 points, scaled by mean |diff| = 1
+    assert v["msis_80"] == pytest.approx((1 + 1 + 10 * 0.5) / 2)
+
+
+def test_seatbelts_quick_runs_every_variant(capsys):
+    from rnnlab.bench import seatbelts
+
+    series, regressors = seatbelts.load()
+    assert len(series) == 192 and list(regressors.columns) == ["kms", "PetrolPrice", "law"]
+    assert regressors["law"].iloc[:168].eq(0).all() and regressors["law"].iloc[-23:].eq(1).all()
+    assert forecast.main(["--suite", "seatbelts", "--quick"]) == 0
+    text = capsys.readouterr().out
+    assert "without regressors" in text and "with regressors (kms, PetrolPrice, law)" in text

@@ -135,6 +135,13 @@ def world(tmp_path_factory) -> SimpleNamespace:
     assert main(["forecast", "--data", str(ns.sine), "--column", "v", "--out", str(ns.forecast_run),
                  *TINY_FORECAST]) == 0
     assert main(["text", "--data", str(ns.text), "--steps", "4", "--out", str(ns.text_run), *TINY_TEXT]) == 0
+    months = __import__("pandas").date_range("2001-01-01", periods=60, freq="MS")
+    ns.covariates = _csv(w / "covariates.csv", "date,y,price", (f"{d.date()},{10 + v + i % 3:.6f},{i % 3}" for i, (d, v)
+                                                                   in enumerate(zip(months, sine))))
+    ns.covariate_run = w / "covariate-run"
+    assert main(["forecast", "--data", str(ns.covariates), "--column", "y", "--time-column", "date",
+                 "--future-columns", "price", "--horizon", "6", "--lookback", "12", "--steps", "2",
+                 "--out", str(ns.covariate_run), *TINY_FORECAST]) == 0
     ns.config = {"forecast": json.loads((ns.forecast_run / "config.json").read_text()),
                  "text": json.loads((ns.text_run / "config.json").read_text())}
     return ns

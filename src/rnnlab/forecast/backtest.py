@@ -52,6 +52,7 @@ class Backtest:
             (:data:`rnnlab.metrics.METRICS`, and with quantiles ``coverage``, ``msis``, ``scaled_pinball`` for
             the model and for the seasonal naive's empirical intervals; ``nan`` where they do not apply).
         horizon, season, refit, quantiles: the settings.
+        fitted: the last fitted forecaster (by :func:`series_backtest` and :func:`panel_backtest`).
     """
 
     forecasts: pd.DataFrame
@@ -60,6 +61,7 @@ class Backtest:
     season: int
     refit: bool
     quantiles: tuple | None = None
+    fitted: object | None = None
 
     @property
     def origins(self) -> int:
@@ -179,3 +181,74 @@ def _origin_scores(frame, histories, origin, season, quantiles) -> list[dict]:
             means = {key: float(np.nanmean([s[key] for s in per_series])) for key in per_series[0]}
         rows.append({"origin": origin, "method": method, "cutoff": cutoff, **means})
     return rows
+
+
+def series_backtest(forecaster, series, k: int, refit: bool = False) -> Backtest:
+    """:func:`rolling_origin` of a single-series :class:`~rnnlab.forecast.estimator.Forecaster`'s settings.
+
+    A copy with the same settings is fitted on ``series`` up to the first origin (and again at every
+    origin with ``refit``); ``forecaster`` itself is left as it is. Horizon and season are the forecaster's
+    (resolved from ``series`` where they are ``None``).
+    """
+    from rnnlab.data import series as sd
+    from rnnlab.forecast.estimator import resolve_sizes
+
+    series = sd.as_series(series)
+    sizes = resolve_sizes(forecaster, series)
+    params = forecaster.get_params()
+
+    fits = []
+
+    def fit(histories: dict) -> Predict:
+        fits.append({name: type(forecaster)(**params).fit(history) for name, history in histories.items()})
+        fitted = fits[-1]
+        return lambda hist, n: {name: fitted[name].predict(n, h).to_numpy() for name, h in hist.items()}
+
+    min_train = sizes["lookback"] + sizes["horizon"] + sizes["val_size"] + 1
+    result = rolling_origin({str(series.name): series}, fit, k, sizes["horizon"], sizes["season"], refit,
+                            min_train=min_train)
+    result.fitted = next(iter(fits[-1].values()))
+    return result
+
+
+def panel_backtest(forecaster, data, k: int, refit: bool = False, covariates: dict | None = None) -> Backtest:
+    """:func:`rolling_origin` of a :class:`~rnnlab.forecast.panel.PanelForecaster`'s settings on a panel.
+
+    One copy is fitted on every series up to its first origin (again at every origin with ``refit``) and
+    forecasts all series from each origin (with quantiles: one column per level, interval metrics added).
+    ``covariates`` (``{id: frame by time}``, covering every origin's forecast points) as in
+    :meth:`~rnnlab.forecast.panel.PanelForecaster.fit`.
+    """
+    from rnnlab.data.panel import Panel
+
+    panel = Panel.build(data, fill=forecaster.config.fill)
+    sizes = forecaster.resolve(panel)
+    forecaster.check_lengths(panel, sizes, k * sizes["horizon"])
+    quantiles = tuple(sizes["quantiles"]) if sizes["quantiles"] else None
+    series = {name: panel.series(i) for i, name in enumerate(panel.ids)}
+
+    fits = []
+
+    def fit(histories: dict) -> Predict:
+        fits.append(type(forecaster)(forecaster.config).fit(Panel.from_dict(histories, fill=forecaster.config.fill),
+                                                            covariates=covariates))
+        fitted = fits[-1]
+        return lambda hist, n: panel_forecasts(fitted, hist, n)
+
+    result = rolling_origin(series, fit, k, sizes["horizon"], sizes["season"], refit, quantiles)
+    result.fitted = fits[-1]
+    return result
+
+
+def panel_forecasts(forecaster, histories: dict, n: int) -> dict:
+    """``{id: (n,) or (n, Q)}``: a fitted PanelForecaster's forecasts after each history."""
+    from rnnlab.data.panel import Panel
+
+    frame = forecaster.predict(n, Panel.from_dict(histories))
+    quantiles = forecaster.quantiles_
+    columns = [quantile_column(q) for q in quantiles] if quantiles else ["forecast"]
+    out = {}
+    for name, rows in frame.groupby("id", sort=False):
+        values = rows[columns].to_numpy(np.float64)
+        out[name] = values if quantiles else values[:, 0]
+    return out

@@ -196,17 +196,26 @@ class Forecaster:
         values = self.scaler_.inverse(self._roll(self._network, z[None], n)[0])
         return pd.Series(values, index=_future_index(history, n), name=history.name)
 
-    def backtest(self, test) -> pd.DataFrame:
+    def backtest(self, test, k: int | None = None, refit: bool = False):
         """Forecast the points of ``test`` (which follows the fitted series) from rolling origins.
 
         Origins sit every ``horizon`` steps from the end of the fitted series; each forecasts up to
         ``horizon`` points from the actual values before it. The baselines forecast the same points from the
         same origins.
 
+        With ``k``, a rolling-origin backtest of these settings instead (no fit needed first): ``test`` is the
+        whole series, a copy is fitted on it up to the first of ``k`` origins a horizon apart at its end
+        (again at every origin with ``refit``), and the result is a
+        :class:`~rnnlab.forecast.backtest.Backtest` (metrics per origin, ``summary()`` mean ± sd).
+
         Returns:
             A frame indexed like ``test`` with columns ``actual``, ``model``, ``naive``, ``seasonal_naive``,
-            ``linear``.
+            ``linear``; with ``k``, a ``Backtest``.
         """
+        if k is not None:
+            from rnnlab.forecast.backtest import series_backtest
+
+            return series_backtest(self, test, k, refit)
         self._check_fitted()
         test = sd.as_series(test, name=str(self.history_.name))
         start = len(self.history_)

@@ -41,7 +41,9 @@ from rnnlab import distributed
 from rnnlab.data import series as sd
 from rnnlab.data.panel import Panel
 from rnnlab.forecast import baselines
+from rnnlab.forecast import panel_covariates
 from rnnlab.forecast.estimator import Forecaster, one_thread
+from rnnlab.forecast.quantiles import median_index, parse_quantiles, quantile_column
 from rnnlab.forecast.settings import SERIES_BATCH, SERIES_HIDDEN, ForecastConfig, resolve_schedule, train_config
 from rnnlab.forecast.windows import GlobalNet, PanelWindows, forecast_windows, window
 
@@ -89,7 +91,13 @@ class PanelForecaster:
                 raise ValueError(f"forecast: {name} must be one of {', '.join(allowed)}, got {value!r}")
         season = c.season or sd.season_length(panel.freq)
         horizon = c.horizon or (season if season > 1 else 1)
-        mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 else "local")
+        quantiles = parse_quantiles(c.quantiles)
+        columns = any(panel_covariates.names(v) for v in (c.future_columns, c.past_columns, c.static_columns))
+        wants = quantiles or columns or c.calendar
+        mode = c.mode if c.mode != "auto" else ("global" if len(panel) > 1 or wants else "local")
+        if wants and mode == "local":
+            what = "quantiles are forecast" if quantiles else "covariates are read"
+            raise ValueError(f"forecast: {what} by the global network; use mode 'global' or 'auto'")
         if mode == "global":
             lookbacks = [c.lookback] if c.lookback else [k * max(season, 4) for k in (2, 3, 4)]
             val_size = c.val_size if c.val_size is not None else 0
@@ -105,6 +113,7 @@ class PanelForecaster:
         return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
                 "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
                 "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None),
+                "quantiles": list(quantiles) if quantiles else None, "covariates": None,
                 **resolve_schedule(c, global_model=mode == "global")}
 
     def check_lengths(self, panel: Panel, sizes: dict, test_size: int = 0) -> None:
@@ -119,13 +128,24 @@ class PanelForecaster:
                              f"validation {sizes['val_size']} + test {test_size} + the points to train on: "
                              f"need at least {need}{more}")
 
-    def fit(self, data, run_dir: str | Path | None = None, resume: bool = False) -> "PanelForecaster":
+    def fit(self, data, run_dir: str | Path | None = None, resume: bool = False,
+            covariates: dict | None = None) -> "PanelForecaster":
         """Fit on ``data`` (a Panel or anything :meth:`Panel.build` takes); with ``run_dir``, checkpoint there
         (global mode; several members: each in ``run_dir/member-K/``, and ``resume`` continues the one that
-        was interrupted, reloads those before it and trains those after it)."""
+        was interrupted, reloads those before it and trains those after it).
+
+        ``covariates``: ``{id: DataFrame}`` indexed by each series' time labels, holding the columns the
+        settings name (``future_columns``, ``past_columns``, ``static_columns``); rows may run past the
+        series' end (the future columns of later points: the backtest and test periods read them).
+        """
         panel = Panel.build(data, fill=self.config.fill)
         sizes = self.resolve(panel)
         self.check_lengths(panel, sizes)
+        c = self.config
+        calendar = c.calendar if c.calendar is not None else panel.dated  # default: where there are dates
+        self.covariates_ = None if sizes["mode"] != "global" else panel_covariates.build(
+            panel, covariates or {}, c.future_columns, c.past_columns, c.static_columns, bool(calendar))
+        sizes["covariates"] = None if self.covariates_ is None else self.covariates_.state()
         self.mode_, self.season_, self.horizon_ = sizes["mode"], sizes["season"], sizes["horizon"]
         self.lookback_, self.lookbacks_, self.val_size_ = sizes["lookback"], sizes["lookbacks"], sizes["val_size"]
         self.sizes_, self.panel_ = sizes, panel
@@ -135,8 +155,16 @@ class PanelForecaster:
 
     def _network(self, lookback: int) -> GlobalNet:
         c = self.config
+        names = self.sizes_.get("covariates") or {}
+        sizes = tuple(len(names.get(k, ())) for k in ("future", "past", "static"))
         return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
-                         c.num_layers, c.dropout, engine=c.engine)
+                         c.num_layers, c.dropout, engine=c.engine, quantiles=self.quantiles_, covariates=sizes)
+
+    @property
+    def quantiles_(self) -> tuple[float, ...] | None:
+        """The quantile levels the global model forecasts (sorted, the median among them), or ``None``."""
+        levels = getattr(self, "sizes_", {}).get("quantiles")
+        return tuple(levels) if levels else None
 
     def _fit_global(self, panel: Panel, run_dir, resume: bool) -> "PanelForecaster":
         from rnnlab import train
@@ -145,9 +173,12 @@ class PanelForecaster:
         settings = dataclasses.replace(train_config(c, global_model=True), epochs=None, steps=self.sizes_["steps"],
                                        patience=c.patience if self.val_size_ else None)
         self.model_, results = nn.ModuleList(), []
+        table = self.covariates_
+        arrays = None if table is None else table.arrays(panel, self.horizon_)  # targets' future covariates too
         for k, lookback in enumerate(self.lookbacks_):  # one ensemble member per lookback
             task = PanelWindows(panel, lookback, self.horizon_, self.season_, self.val_size_,
-                                self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed)
+                                self.sizes_["batch_size"], c.batches_per_epoch, seed=c.seed, covariates=arrays,
+                                future_size=0 if table is None else len(table.future))
             torch.manual_seed(c.seed)
             member = self._network(lookback).to(distributed.resolve_device(c.device))
             with one_thread(member):
@@ -200,14 +231,17 @@ class PanelForecaster:
         if not hasattr(self, "panel_"):
             raise ValueError("forecast: this PanelForecaster is not fitted yet; call fit(panel) first")
 
-    def predict(self, n: int | None = None, panel=None) -> pd.DataFrame:
+    def predict(self, n: int | None = None, panel=None, covariates: dict | None = None) -> pd.DataFrame:
         """Forecast ``n`` steps (default: the horizon) after every series of the fitted panel, or of ``panel``.
 
         ``panel`` (a Panel or what :meth:`Panel.build` takes) may hold series the model never saw (global
-        mode); the local mode forecasts only the series it fitted.
+        mode); the local mode forecasts only the series it fitted. A model that reads future covariates
+        needs them for the ``n`` forecast points: ``covariates`` ``{id: DataFrame}`` indexed by time (a
+        ``ValueError`` names the first series and time without them).
 
         Returns:
-            A long frame ``id, time, forecast``: ``n`` rows per series, dated when the panel is.
+            A long frame ``id, time, forecast``: ``n`` rows per series, dated when the panel is; with quantiles
+            also one column per level (``q0.1``, ``q0.5``, ``q0.9``; ``forecast`` is the median).
         """
         self._check_fitted()
         n = self.horizon_ if n is None else n
@@ -215,10 +249,18 @@ class PanelForecaster:
             raise ValueError(f"forecast: n (the steps to forecast) must be a positive integer, got {n!r}")
         panel = self.panel_ if panel is None else Panel.build(panel, fill=self.config.fill)
         if self.mode_ == "global":
-            values = self._ensemble(panel, np.arange(len(panel)), panel.lengths, n)
+            table = self.covariates_ if covariates is None or self.covariates_ is None else \
+                self.covariates_.extend(covariates)
+            arrays = None if table is None else table.arrays(panel, n, require_future=True)
+            values = self._ensemble(panel, np.arange(len(panel)), panel.lengths, n, arrays)
         else:
             values = np.stack([self._local_forecast(panel, i, n) for i in range(len(panel))])
-        return _long(panel, values, panel.lengths, "forecast")
+        if values.ndim == 2:
+            return _long(panel, values, panel.lengths, "forecast")
+        frame = _long(panel, values[..., median_index(self.quantiles_)], panel.lengths, "forecast")
+        for j, q in enumerate(self.quantiles_):
+            frame[quantile_column(q)] = values[..., j].reshape(-1)
+        return frame
 
     def _local_forecast(self, panel: Panel, i: int, n: int) -> np.ndarray:
         name = panel.ids[i]
@@ -228,15 +270,26 @@ class PanelForecaster:
         return baselines.local_forecast(self.forecasters_[name], self.choices_[name], panel.series(i), n,
                                         self.season_)
 
-    def backtest(self, test) -> pd.DataFrame:
+    def backtest(self, test, k: int | None = None, refit: bool = False, covariates: dict | None = None):
         """Forecast each series' test points (which follow its fitted history) from rolling origins.
 
         Origins sit every ``horizon`` steps from the end of each history; each forecasts up to ``horizon``
         points from the actual values before it; the baselines forecast the same points from the same origins.
 
+        With ``k``, a rolling-origin backtest of these settings instead (no fit needed first): ``test`` is the
+        whole panel, a copy is fitted on every series up to the first of ``k`` origins a horizon apart at
+        its end (again at every origin with ``refit``); the result is a
+        :class:`~rnnlab.forecast.backtest.Backtest` (metrics per origin, ``summary()`` mean ± sd);
+        ``covariates`` as in :meth:`fit`.
+
         Returns:
-            A long frame ``id, time, actual, model, naive, seasonal_naive, linear``.
+            A long frame ``id, time, actual, model, naive, seasonal_naive, linear``; with quantiles also one
+            column per level (``q0.1``, ...; ``model`` is the median). With ``k``, a ``Backtest``.
         """
+        if k is not None:
+            from rnnlab.forecast.backtest import panel_backtest
+
+            return panel_backtest(self, test, k, refit, covariates)
         self._check_fitted()
         test = Panel.build(test, fill=self.config.fill)
         if test.ids != self.panel_.ids:
@@ -248,17 +301,24 @@ class PanelForecaster:
         base = baselines.panel_baselines(full, origins, self.horizon_, self.season_, self.lookback_,
                                          self.config.transform)
         frame = _long(test, np.concatenate(_test_values(test)), None, "actual")
-        frame["model"] = np.concatenate([_cut(model[i], test.lengths[i]) for i in range(len(test))])
+        levels = model[0].shape[2] if model[0].ndim == 3 else 0
+        point = [m[..., median_index(self.quantiles_)] if levels else m for m in model]
+        frame["model"] = np.concatenate([_cut(point[i], test.lengths[i]) for i in range(len(test))])
+        for j in range(levels):
+            frame[quantile_column(self.quantiles_[j])] = np.concatenate(
+                [_cut(model[i][..., j], test.lengths[i]) for i in range(len(test))])
         for name, forecasts in base.items():
             frame[name] = np.concatenate([_cut(forecasts[i], test.lengths[i]) for i in range(len(test))])
         return frame
 
     def _origin_forecasts(self, full: Panel, origins: list[np.ndarray]) -> list[np.ndarray]:
-        """Per series: ``(origins, H)`` model forecasts from the actual values before each origin."""
+        """Per series: ``(origins, H)`` model forecasts (``(origins, H, Q)`` quantiles) from the actual values
+        before each origin."""
         counts = [len(o) for o in origins]
         if self.mode_ == "global":
             rows = np.repeat(np.arange(len(full)), counts)
-            flat = self._ensemble(full, rows, np.concatenate(origins), self.horizon_)
+            arrays = None if self.covariates_ is None else self.covariates_.arrays(full, self.horizon_)
+            flat = self._ensemble(full, rows, np.concatenate(origins), self.horizon_, arrays)
             return np.split(flat, np.cumsum(counts)[:-1])
         out = []
         for i, name in enumerate(full.ids):
@@ -267,12 +327,15 @@ class PanelForecaster:
                                                           self.season_) for o in origins[i]]))
         return out
 
-    def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int) -> np.ndarray:
-        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``."""
+    def _ensemble(self, panel: Panel, series: np.ndarray, cuts: np.ndarray, steps: int,
+                  arrays: tuple | None = None) -> np.ndarray:
+        """The median over members of ``steps`` forecasts from each cut point: ``(B, steps)``, or per level
+        ``(B, steps, Q)`` (a median per level keeps the levels' order)."""
         forecasts = []
         for lookback, member in zip(self.lookbacks_, self.model_):
             x, x_mask, _, _ = window(panel, series, cuts, lookback, 1, panel.lengths)
-            forecasts.append(forecast_windows(member, x, x_mask, steps, self.season_))
+            covariates = None if arrays is None else (arrays, series, cuts)
+            forecasts.append(forecast_windows(member, x, x_mask, steps, self.season_, covariates))
         return np.median(np.stack(forecasts), axis=0)
 
     # ---------------------------------------------------------------- files

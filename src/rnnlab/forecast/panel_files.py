@@ -33,6 +33,12 @@ def save(f, directory: Path) -> Path:
     checkpoint.save_weights(directory / "history.safetensors", {
         "values": torch.from_numpy(p.values), "offsets": torch.from_numpy(p.offsets),
         "starts": torch.from_numpy(starts)})
+    if getattr(f, "covariates_", None) is not None:  # names, scaling and the history's covariates
+        from rnnlab.forecast.panel_covariates import save_state
+
+        state["covariates"], tensors = save_state(f.covariates_, p)
+        checkpoint.save_weights(directory / "covariates.safetensors",
+                                {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()})
     if f.mode_ == "global":
         checkpoint.save_weights(directory / "model.safetensors", f.model_.state_dict())
     else:
@@ -63,6 +69,12 @@ def load(cls, directory: Path):
     if len(f.panel_.offsets) != len(f.panel_.ids) + 1:
         raise ValueError(f"forecast: {directory}: history.safetensors holds {len(f.panel_.offsets) - 1} series "
                          f"but config.json names {len(f.panel_.ids)}")
+    f.covariates_ = None
+    if state.get("covariates"):
+        from rnnlab.forecast.panel_covariates import load_state
+
+        tensors = {k: v.numpy() for k, v in checkpoint.load_weights(directory / "covariates.safetensors").items()}
+        f.covariates_ = load_state(state["covariates"], tensors, f.panel_)
     if f.mode_ == "global":
         f.model_ = torch.nn.ModuleList([f._network(lookback) for lookback in f.lookbacks_])
         checkpoint.load_state_into(f.model_, checkpoint.load_weights(directory / "model.safetensors"), directory)

@@ -37,6 +37,12 @@ def grid_figure(history: Panel, frame: pd.DataFrame, series_metrics: pd.DataFram
         ax.plot(rows["time"], rows["actual"], color="k", lw=1.5, label="actual")
         ax.plot(rows["time"], rows["seasonal_naive"], ls=":", lw=1, label="seasonal_naive")
         ax.plot(rows["time"], rows["model"], color="C3", lw=1.5, label="model")
+        band = [c for c in rows.columns if c.startswith("q")]  # quantile columns, in level order
+        if len(band) >= 2:  # the widest interval, and the next one inside it
+            pairs = [(band[0], band[-1], 0.15)] + ([(band[1], band[-2], 0.25)] if len(band) >= 5 else [])
+            for low, high, alpha in pairs:
+                ax.fill_between(rows["time"], rows[low], rows[high], color="C3", alpha=alpha, lw=0,
+                                label=f"{low[1:]}-{high[1:]} quantiles")
         mase = series_metrics.loc[series_metrics["id"] == name, "model_mase"].iloc[0]
         ax.set_title(f"{label}: series '{name}' (MASE {mase:.3g})", fontsize=9)
         ax.legend(loc="upper left", fontsize=7)
@@ -116,6 +122,10 @@ def _summary(metrics: dict) -> list[str]:
     beats = metrics["beats"]
     lines = [f"The model's MASE is below naive's on {beats['naive']}, seasonal naive's on {beats['seasonal_naive']} "
              f"and linear's on {beats['linear']} of {metrics['series']} series."]
+    if "quantiles" in metrics:
+        from rnnlab.forecast.panel_run import interval_lines
+
+        lines.extend(line[0].upper() + line[1:] + "." for line in interval_lines(metrics))
     if metrics["mode"] == "local":
         lines.append("Per-series mode: each series keeps the best of its model, its linear AR and the seasonal "
                      "naive forecast on its validation points: "

@@ -55,6 +55,19 @@ def check_quantiles(quantiles) -> tuple[float, ...]:
     return tuple(sorted(set(levels) | {0.5}))
 
 
+def parse_quantiles(value) -> tuple[float, ...] | None:
+    """Quantile levels from a setting: ``None``, a sequence, or text like ``"0.1 0.5 0.9"`` / ``"0.1,0.9"``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = value.replace(",", " ").split()
+        try:
+            value = [float(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"quantiles: expected numbers between 0 and 1, got {value!r}") from None
+    return check_quantiles(value)
+
+
 def quantile_column(q: float) -> str:
     """The column of a quantile level in forecast frames and CSV files: ``q0.1``, ``q0.5``, ``q0.975``."""
     return f"q{q:g}"

@@ -91,6 +91,11 @@ def run(config: ForecastConfig, out: str | Path | None = None, resume: str | Pat
         if _rank() == 0:  # other ranks: rank 0 may have begun
             rundir.check_new(run_dir)  # an existing run is never overwritten
     writer = _rank() == 0
+    if config.backtest is not None:  # rolling origins instead of one split (one series or a panel)
+        from rnnlab.forecast import backtest_run
+
+        with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
+            return backtest_run.run(config, run_dir, writer)
     if panel_run.is_panel(config):  # a panel (id_column or columns): loaded inside, under the claim
         with rundir.claim(run_dir, resume=resume is not None) if writer else nullcontext():
             if changed and writer:
@@ -249,15 +254,18 @@ class PredictConfig:
     encoding: str | None = None  # CSV text encoding (default UTF-8)
     fill: str | None = None  # "interpolate" to fill missing values
     csv: str | None = None  # also write the forecast to this CSV file
+    covariates: str | None = None  # a CSV of the model's future covariates for the forecast period (id, time, columns)
 
 
 def predict(model_dir: str | Path, horizon: int | None = None, data: str | None = None, column: str | None = None,
             time_column: str | None = None, fill: str | None = None, id_column: str | None = None,
-            encoding: str | None = None):
+            encoding: str | None = None, covariates: str | None = None):
     """Forecast ``horizon`` steps after a saved forecaster's series, or after ``data`` (a CSV continuing it).
 
     For a CSV, the value, time and id columns default to those the run was trained with; a value column
-    other than the model's is refused (the model's scaler and weights belong to its column).
+    other than the model's is refused (the model's scaler and weights belong to its column). A model that
+    reads future covariates needs them for every forecast point: ``covariates``, a CSV with the time (and id)
+    column and those columns (``data``'s own covariate columns are read over its history).
 
     Returns:
         One series: a ``pandas.Series`` of the forecasts. A panel: a long frame ``id, time, forecast``.
@@ -277,7 +285,10 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
                                    time_column or settings.get("time_column"), column or trained,
                                    _split(settings.get("columns")) if not settings.get("id_column") else None,
                                    fill, encoding)
-        return forecaster.predict(horizon, panel)
+        frames = _covariate_frames(forecaster, settings, panel, data, covariates, encoding)
+        return forecaster.predict(horizon, panel, covariates=frames)
+    if covariates is not None:
+        raise ValueError("predict: this model reads no covariates; --covariates does not apply")
     forecaster = Forecaster.load(model_dir)
     series = None
     if data is not None:
@@ -296,6 +307,29 @@ def predict(model_dir: str | Path, horizon: int | None = None, data: str | None 
             time_column = time_column or next((c for c in times if c in header), None)
             series = sd.load(str(path), trained, time_column, fill, encoding=encoding)
     return forecaster.predict(horizon, series)
+
+
+def _covariate_frames(forecaster, settings: dict, panel, data: str | None, covariates: str | None,
+                      encoding: str | None) -> dict | None:
+    """The raw covariates ``predict`` reads: ``data``'s covariate columns over its history, then the
+    ``covariates`` CSV's future columns (later rows win); ``None`` when neither applies."""
+    table = getattr(forecaster, "covariates_", None)
+    if table is None or (data is None and covariates is None):
+        if covariates is not None:
+            raise ValueError("predict: this model reads no covariates; --covariates does not apply")
+        return None
+    from rnnlab.forecast.panel_covariates import frames_from_csv
+
+    target = panel if panel is not None else forecaster.panel_
+    id_column, time_column = settings.get("id_column"), settings.get("time_column")
+    user = [c for c in table.future if c not in table.calendar]
+    frames = {}
+    for path, columns in ((data, [*user, *table.past, *table.static_names]), (covariates, user)):
+        if path is not None and columns:
+            found = frames_from_csv(sd.read_frame(path, encoding), target, id_column, time_column, tuple(columns),
+                                    Path(path).name)
+            frames = {k: v if k not in frames else v.combine_first(frames[k]) for k, v in found.items()}
+    return frames or None
 
 
 def _check_column(given: str | None, trained: str | None) -> None:

@@ -51,6 +51,14 @@ class ForecastConfig:
     mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
     batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
     select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
+    # intervals, backtests and covariates (rnnlab.forecast.quantiles, .backtest, rnnlab.data.covariates)
+    quantiles: str | None = None  # global model: quantile levels to forecast, e.g. "0.1 0.5 0.9" (pinball loss)
+    backtest: int | None = None  # rolling-origin backtest from this many origins a horizon apart (None: one split)
+    refit: bool = False  # backtest: fit again at every origin (default: once, before the first)
+    future_columns: str | None = None  # global model: CSV columns known ahead for the forecast period, "a,b"
+    past_columns: str | None = None  # global model: CSV columns known only up to the forecast origin, "a,b"
+    static_columns: str | None = None  # global model: CSV columns holding one value per series, "a,b"
+    calendar: bool | None = None  # global model: calendar features of the dates (None: where the frequency is known)
     # training
     epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
     steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
@@ -73,7 +81,8 @@ class ForecastConfig:
 # the fields that say which data to read, and those only a panel uses: not a Forecaster's parameters
 DATA_FIELDS = ("data", "column", "time_column", "id_column", "columns", "encoding", "fill", "length", "noise",
                "test_size")
-PANEL_FIELDS = ("mode", "batches_per_epoch", "select")
+PANEL_FIELDS = ("mode", "batches_per_epoch", "select", "quantiles", "backtest", "refit", "future_columns",
+                "past_columns", "static_columns", "calendar")
 SERIES_HIDDEN, SERIES_BATCH = 16, 32  # one series' defaults of hidden_size and batch_size (None)
 MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ForecastConfig)
                      if f.name not in DATA_FIELDS + PANEL_FIELDS)

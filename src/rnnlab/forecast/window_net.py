@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnlab.forecast.quantiles import check_quantiles, median_index, monotone, monotone_inverse
+from rnnlab.forecast.quantiles import check_quantiles, median_index, monotone, monotone_inverse, parse_quantiles  # noqa: F401
 from rnnlab.models import make_layer
 
 
@@ -145,19 +145,6 @@ def forecast_quantile_windows(net: WindowNet, x: np.ndarray, steps: int, scaling
         out.append(block)
         buffer = np.concatenate([buffer, block[..., center].astype(np.float32)], axis=1)
     return np.concatenate(out, axis=1)[:, :steps].astype(np.float64)
-
-
-def parse_quantiles(value) -> tuple[float, ...] | None:
-    """Quantile levels from a setting: ``None``, a sequence, or text like ``"0.1 0.5 0.9"`` / ``"0.1,0.9"``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        parts = value.replace(",", " ").split()
-        try:
-            value = [float(p) for p in parts]
-        except ValueError:
-            raise ValueError(f"quantiles: expected numbers between 0 and 1, got {value!r}") from None
-    return check_quantiles(value)
 
 
 def network(config, lookback: int, horizon: int, quantiles=None, past_size: int = 0,

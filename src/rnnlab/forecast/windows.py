@@ -20,7 +20,20 @@ forecast ``y_hat = level (1 + o)``. So series of any level share weights.
 ``m`` scaled values of that season and their ``m`` mask bits; monthly ``L = 36`` is 3 steps of 24 features),
 a linear head on its last state, plus a linear skip from the scaled window, started at zero.
 
-Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``.
+**Quantiles** (``quantiles=(0.1, 0.5, 0.9)``): the head gives ``Q`` outputs per step, made non-crossing by
+:func:`rnnlab.forecast.quantiles.monotone` (the median plus cumulative softplus steps), and the skip shifts
+all of them: ``o_q = monotone(fc(h_P))_q + skip(u)``. The loss is then the pinball loss scaled as the point
+loss is, ``(2 / Q) sum_q rho_q(y - level (1 + o_q)) / s_i`` with ``rho_q(e) = max(q e, (q - 1) e)`` (for the
+median alone, ``Q = 1``, exactly the absolute error above). Levels are a monotone map of ``o``, so they stay
+ordered in the series' units.
+
+**Covariates** (:mod:`rnnlab.forecast.panel_covariates`): each step of the RNN then also reads the ``C``
+covariates of its ``m`` points (``input_size = (2 + C) m``: the lesson's ``input_size`` meaning something),
+and the head and a second linear skip read the future covariates of the ``H`` forecast steps ``a`` and the
+series' static values ``z``: ``o = fc([h_P, a, z]) + W_skip u + W_ahead a + b``.
+
+Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``,
+``Q`` quantile levels, ``C = F + P_c`` covariates (``F`` future, ``P_c`` past), ``K`` static values.
 """
 
 from __future__ import annotations
@@ -32,7 +45,10 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.data.panel import Panel
+from rnnlab.forecast.quantiles import median_index, monotone, monotone_inverse, normal_quantiles
 from rnnlab.models import SequenceRegressor
+
+START_SPREAD = 0.1  # quantile heads start at the quantiles of N(0, 0.1^2) around the median: 10% of the level
 
 
 def series_scale(panel: Panel, ends: np.ndarray, season: int) -> np.ndarray:
@@ -73,29 +89,91 @@ def level_of(x: np.ndarray, x_mask: np.ndarray, season: int) -> np.ndarray:
 class GlobalNet(nn.Module):
     """The RNN reading a scaled window one season per step, a linear head, and a linear skip (zero at start).
 
-    ``o = fc(h_P) + W_skip u + b_skip``, ``h_P`` the RNN's last state over the ``P`` patches of ``[u, mask]``.
+    ``o = fc(h_P) + W_skip u + b_skip``, ``h_P`` the RNN's last state over the ``P`` patches of ``[u, mask]``;
+    with ``quantiles``, ``o_q = monotone(fc(h_P))_q + W_skip u + b_skip`` (see the module docstring), the
+    steps away from the median starting at the quantiles of ``N(0, 0.1^2)``.
 
     Shape:
-        u, mask ``(N, L)`` -> o ``(N, H)``.
+        u, mask ``(N, L)`` -> o ``(N, H)``, or ``(N, H, Q)`` with quantiles.
     """
 
     def __init__(self, lookback: int, horizon: int, patch: int, cell: str = "rnn", hidden_size: int = 64,
-                 num_layers: int = 1, dropout: float = 0.0, engine: str = "auto") -> None:
+                 num_layers: int = 1, dropout: float = 0.0, engine: str = "auto", quantiles=None,
+                 covariates: tuple[int, int, int] = (0, 0, 0)) -> None:
         super().__init__()
-        self.lookback, self.patch = lookback, patch
+        self.lookback, self.patch, self.horizon = lookback, patch, horizon
+        self.quantiles = None if not quantiles else tuple(float(q) for q in quantiles)
+        self.future_size, self.past_size, self.static_size = (int(v) for v in covariates)
+        channels = 2 + self.future_size + self.past_size  # per point: value, mask bit, covariates
+        extra = horizon * self.future_size + self.static_size  # what the head reads beside h_P
+        levels = 1 if self.quantiles is None else len(self.quantiles)
         self.pad = math.ceil(lookback / patch) * patch - lookback
-        self.net = SequenceRegressor(2 * patch, hidden_size, horizon, cell=cell, num_layers=num_layers,
-                                     dropout=dropout, engine=engine)
+        self.net = SequenceRegressor(channels * patch, hidden_size, horizon * levels, cell=cell,
+                                     num_layers=num_layers, dropout=dropout, engine=engine)
+        if extra:  # fc([h_P, a, z]), its covariate columns at zero: training starts at the covariate-free model
+            self.net.fc = nn.Linear(hidden_size + extra, horizon * levels)
+            with torch.no_grad():
+                self.net.fc.weight[:, hidden_size:] = 0
         self.skip = nn.Linear(lookback, horizon)
         nn.init.zeros_(self.skip.weight)
         nn.init.zeros_(self.skip.bias)
+        if self.future_size:  # W_ahead a: the forecast steps' future covariates, straight to the output
+            self.ahead = nn.Linear(horizon * self.future_size, horizon, bias=False)
+            nn.init.zeros_(self.ahead.weight)
+        if self.quantiles is not None:  # start the steps at a modest spread (softplus(0) would be 69% of the level)
+            center = median_index(self.quantiles)
+            raw = monotone_inverse(normal_quantiles(self.quantiles, START_SPREAD), center)
+            with torch.no_grad():
+                bias = self.net.fc.bias.view(horizon, levels)
+                bias[:, [j for j in range(levels) if j != center]] = torch.as_tensor(
+                    np.delete(raw, center), dtype=bias.dtype)
 
-    def forward(self, u: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, u: Tensor, mask: Tensor, cov: Tensor | None = None, ahead: Tensor | None = None,
+                static: Tensor | None = None) -> Tensor:
         n = u.shape[0]
-        padded = nn.functional.pad(torch.stack([u, mask], dim=-1), (0, 0, self.pad, 0))  # -> (N, P m, 2)
-        # one step per season: the m values, then their m mask bits
-        patches = padded.view(n, -1, self.patch, 2).transpose(2, 3).reshape(n, -1, 2 * self.patch)  # -> (N, P, 2m)
-        return self.net(patches) + self.skip(u)  # -> (N, H)
+        steps = torch.stack([u, mask], dim=-1)  # -> (N, L, 2)
+        if cov is not None and cov.shape[-1]:
+            steps = torch.cat([steps, cov], dim=-1)  # -> (N, L, 2 + C)
+        channels = steps.shape[-1]
+        padded = nn.functional.pad(steps, (0, 0, self.pad, 0))  # -> (N, P m, 2 + C)
+        # one step per season: the m values, then their m mask bits (then each covariate's m values)
+        patches = padded.view(n, -1, self.patch, channels).transpose(2, 3).reshape(n, -1, channels * self.patch)
+        skip = self.skip(u)  # -> (N, H)
+        if self.future_size or self.static_size:
+            out, _ = self.net.rnn(patches)
+            features = [out[:, -1]]  # h_P
+            if self.future_size:
+                features.append(ahead.flatten(1))  # (N, H, F) -> (N, H F)
+                skip = skip + self.ahead(ahead.flatten(1))
+            if self.static_size:
+                features.append(static)
+            head = self.net.fc(torch.cat(features, dim=1))
+        else:
+            head = self.net(patches)  # -> (N, H) or (N, H Q)
+        if self.quantiles is None:
+            return head + skip  # -> (N, H)
+        raw = head.unflatten(1, (self.horizon, len(self.quantiles)))  # -> (N, H, Q)
+        return monotone(raw, median_index(self.quantiles)) + skip.unsqueeze(-1)  # -> (N, H, Q)
+
+
+def covariate_window(covariates: tuple, series: np.ndarray, cuts: np.ndarray, lookback: int, horizon: int,
+                     future_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The covariates of the windows cut at ``cuts`` (index arithmetic, as :func:`window`).
+
+    Args:
+        covariates: ``(values (T', C), offsets (S + 1,), static (S, K))`` from
+            :meth:`rnnlab.forecast.panel_covariates.CovariateTable.arrays`.
+
+    Shape:
+        -> inputs ``(B, L, C)`` (0 before a series' start), ahead ``(B, H, F)``, static ``(B, K)``.
+    """
+    values, offsets, static = covariates
+    first, length = offsets[series][:, None], (offsets[series + 1] - offsets[series])[:, None]
+    inputs = cuts[:, None] - lookback + np.arange(lookback)[None, :]
+    targets = cuts[:, None] + np.arange(horizon)[None, :]
+    take = lambda pos: np.where(((pos >= 0) & (pos < length))[..., None],  # noqa: E731
+                                values[np.clip(first + pos, first, first + length - 1)], 0)
+    return take(inputs), take(targets)[..., :future_size], static[series]
 
 
 class PanelWindows:
@@ -110,8 +188,10 @@ class PanelWindows:
     """
 
     def __init__(self, panel: Panel, lookback: int, horizon: int, season: int, val_size: int, batch_size: int,
-                 batches_per_epoch: int, seed: int = 0, max_val_series: int = 5000) -> None:
+                 batches_per_epoch: int, seed: int = 0, max_val_series: int = 5000, covariates: tuple | None = None,
+                 future_size: int = 0) -> None:
         self.panel, self.lookback, self.horizon, self.season = panel, lookback, horizon, season
+        self.covariates, self.future_size = covariates, future_size
         self.batch_size, self.batches_per_epoch = batch_size, batches_per_epoch
         self.ends = panel.lengths - val_size  # training part of each series
         self.scale = series_scale(panel, self.ends, season).astype(np.float32)
@@ -134,12 +214,18 @@ class PanelWindows:
         return low + np.minimum((u * (high - low + 1)).astype(np.int64), high - low)
 
     def batch(self, series: np.ndarray, cuts: np.ndarray, ends: np.ndarray) -> tuple[Tensor, ...]:
-        """``(u, x_mask, y, y_mask, level, scale)`` tensors of the windows cut at ``cuts``."""
+        """``(u, x_mask, y, y_mask, level, scale)`` tensors of the windows cut at ``cuts``, then with covariates
+        ``(inputs, ahead, static)``."""
         x, x_mask, y, y_mask = window(self.panel, series, cuts, self.lookback, self.horizon, ends)
         level = level_of(x, x_mask, self.season)
         u = (x / level - 1) * x_mask  # u = x / level - 1 where observed
-        return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-                     for a in (u, x_mask, y, y_mask, level, self.scale[series][:, None]))
+        arrays = [u, x_mask, y, y_mask, level, self.scale[series][:, None]]
+        if self.covariates is not None:  # future covariates past the training part are not shown: a model
+            # trained on them would learn "this window ends near the end" from values it has no targets for
+            inputs, ahead, static = covariate_window(self.covariates, series, cuts, self.lookback, self.horizon,
+                                                     self.future_size)
+            arrays.extend([inputs, ahead * y_mask[..., None], static])
+        return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)
 
     def batches(self, epoch: int, generator: torch.Generator, rank: int = 0, world_size: int = 1):
         """This rank's share of the epoch's batches: rows ``[r B / W, (r+1) B / W)`` of every batch of ``B``."""
@@ -158,11 +244,20 @@ class PanelWindows:
 
 
 def batch_loss(model: nn.Module, batch: tuple[Tensor, ...]) -> Tensor:
-    """``sum |y - level (1 + o)| / s`` over unmasked targets, divided by ``B H``."""
+    """``sum |y - level (1 + o)| / s`` over unmasked targets, divided by ``B H``; with quantiles
+    ``(2 / Q) sum_q rho_q(y - level (1 + o_q)) / s`` (see the module docstring)."""
     device = next(model.parameters()).device
-    u, x_mask, y, y_mask, level, scale = (t.to(device) for t in batch)
-    y_hat = level * (1 + model(u, x_mask))  # -> (B, H)
-    return ((y - y_hat).abs() / scale * y_mask).sum() / y.numel()
+    u, x_mask, y, y_mask, level, scale, *covariates = (t.to(device) for t in batch)
+    o = model(u, x_mask, *covariates)  # -> (B, H) or (B, H, Q)
+    quantiles = getattr(model, "quantiles", None)
+    if quantiles is None:
+        y_hat = level * (1 + o)  # -> (B, H)
+        return ((y - y_hat).abs() / scale * y_mask).sum() / y.numel()
+    y_hat = level.unsqueeze(-1) * (1 + o)  # -> (B, H, Q)
+    q = torch.as_tensor(quantiles, dtype=o.dtype, device=device)
+    e = y.unsqueeze(-1) - y_hat
+    rho = torch.maximum(q * e, (q - 1) * e)  # rho_q(e) = max(q e, (q - 1) e)
+    return (rho / scale.unsqueeze(-1) * y_mask.unsqueeze(-1)).sum() * (2 / len(quantiles)) / y.numel()
 
 
 class _Batches:
@@ -179,22 +274,40 @@ class _Batches:
             yield self.task.batch(series, self.task._cuts(series, u), self.task.ends)
 
 
-def forecast_windows(net: GlobalNet, x: np.ndarray, x_mask: np.ndarray, steps: int, season: int) -> np.ndarray:
-    """Forecast ``steps`` values after each raw window, ``H`` at a time (forecasts fed back as observed).
+def forecast_windows(net: GlobalNet, x: np.ndarray, x_mask: np.ndarray, steps: int, season: int,
+                     covariates=None) -> np.ndarray:
+    """Forecast ``steps`` values after each raw window, ``H`` at a time (forecasts fed back as observed; with
+    quantiles, the median is fed back, so later blocks are conditional on it: narrower than the truth).
+
+    Args:
+        covariates: with a covariate model, ``(arrays, series, cuts)``: the arrays of
+            :meth:`~rnnlab.forecast.panel_covariates.CovariateTable.arrays` (running ``steps`` past each cut)
+            and where each window is cut.
 
     Shape:
-        x, x_mask ``(B, L)`` -> ``(B, steps)`` float64.
+        x, x_mask ``(B, L)`` -> ``(B, steps)`` float64, or ``(B, steps, Q)`` with quantiles.
     """
     device = next(net.parameters()).device
-    lookback, out = x.shape[1], []
-    while sum(block.shape[1] for block in out) < steps:
+    quantiles = getattr(net, "quantiles", None)
+    lookback, out, done = x.shape[1], [], 0
+    tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)  # noqa: E731
+    while done < steps:
         level = level_of(x, x_mask, season)
         u = (x / level - 1) * x_mask
+        extra = []
+        if covariates is not None:
+            arrays, series, cuts = covariates
+            extra = [tensor(a) for a in covariate_window(arrays, series, cuts + done, lookback, net.horizon,
+                                                         net.future_size)]
+            extra[0] = extra[0] * tensor(x_mask)[..., None]  # nothing before a series' start
+            if done and net.past_size:  # past covariates are unknown after the origin
+                extra[0][:, max(0, lookback - done):, net.future_size:] = 0
         with torch.no_grad():
-            o = net(torch.from_numpy(u.astype(np.float32)).to(device),
-                    torch.from_numpy(x_mask.astype(np.float32)).to(device)).double().cpu().numpy()
-        block = level * (1 + o)  # y_hat = level (1 + o)
+            o = net(tensor(u), tensor(x_mask), *extra).double().cpu().numpy()
+        block = (level if quantiles is None else level[..., None]) * (1 + o)  # y_hat = level (1 + o)
         out.append(block)
-        x = np.concatenate([x, block], axis=1)[:, -lookback:]
-        x_mask = np.concatenate([x_mask, np.ones_like(block)], axis=1)[:, -lookback:]
+        done += block.shape[1]
+        point = block if quantiles is None else block[..., median_index(quantiles)]
+        x = np.concatenate([x, point], axis=1)[:, -lookback:]
+        x_mask = np.concatenate([x_mask, np.ones_like(point)], axis=1)[:, -lookback:]
     return np.concatenate(out, axis=1)[:, :steps].astype(np.float64)
