@@ -249,13 +249,13 @@ PREDICT_CASES = [
 
 PREDICT_CASES += [
     Case("future-covariate-missing", 5, lambda w, t: ["predict", "--model", w.covariate_run],
-         r"future covariate 'price' is missing for series '.*' at 2005-01-01 \(6 of the 6 forecast points\); "
+         r"future covariate 'price' is missing for series '.*' at 2006-01-01 \(6 of the 6 forecast points\); "
          r"a future covariate is needed for every point forecast \(rnnlab predict --covariates FILE\)$"),
     Case("future-covariate-short", 5, lambda w, t: ["predict", "--model", w.covariate_run, "--covariates", _csv(
-        t, "date,price\n2005-01-01,1\n2005-02-01,2\n", "future.csv")],
-         r"future covariate 'price' is missing for series '.*' at 2005-03-01 \(4 of the 6 forecast points\)"),
+        t, "date,price\n2006-01-01,1\n2006-02-01,2\n", "future.csv")],
+         r"future covariate 'price' is missing for series '.*' at 2006-03-01 \(4 of the 6 forecast points\)"),
     Case("future-covariate-nan", 5, lambda w, t: ["predict", "--model", w.covariate_run, "--covariates", _csv(
-        t, "date,price\n" + "".join(f"2005-{m:02d}-01,{'' if m == 2 else 1}\n" for m in range(1, 7)), "future.csv")],
+        t, "date,price\n" + "".join(f"2006-{m:02d}-01,{'' if m == 2 else 1}\n" for m in range(1, 7)), "future.csv")],
          r"covariate column 'price' has 1 missing value\(s\), the first at future.csv line 3"),
     Case("covariates-for-a-plain-model", 5, lambda w, t: ["predict", "--model", w.forecast_run, "--covariates",
                                                          _csv(t, "date,price\n2004-01-01,1\n", "future.csv")],
