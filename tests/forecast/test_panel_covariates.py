@@ -93,7 +93,8 @@ def test_cli_covariates_round_trip(tmp_path, capsys):
     assert state["future"] == ["price", "month_sin", "month_cos"] and state["past"] == ["kms"]
     assert state["static"] == ["size"]
     future = tmp_path / "future.csv"
-    dates = pd.date_range("2003-07-01", periods=6, freq="MS").strftime("%Y-%m-%d")
+    # the saved run forecasts after the data's last month (2003-12): the future prices of 2004
+    dates = pd.date_range("2004-01-01", periods=6, freq="MS").strftime("%Y-%m-%d")
     pd.DataFrame([(f"s{s}", d, 1) for s in range(3) for d in dates], columns=["id", "date", "price"]).to_csv(
         future, index=False)
     low = tmp_path / "low.csv"
