@@ -1,5 +1,9 @@
 """The thread choice: the cores other processes leave free, unless the caller or the environment chose."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -24,6 +28,7 @@ def test_free_cores(busy, cores, expected):
 
 def test_a_busy_machine_gets_fewer_threads(monkeypatch):
     monkeypatch.setattr(threads, "_DEFAULT", 2)
+    monkeypatch.setattr(threads, "_fused_build_running", lambda: False)
     monkeypatch.setattr(threads, "busy_others", lambda: 1.0)  # one CPU-bound process beside us
     assert threads.choose() == 1 and torch.get_num_threads() == 1
     monkeypatch.setattr(threads, "busy_others", lambda: 0.1)
@@ -47,3 +52,32 @@ def test_the_caller_and_the_environment_win(monkeypatch):
 def test_busy_others_reads_the_machine():
     busy = threads.busy_others(0.05)
     assert busy is None or 0.0 <= busy <= 64
+
+
+def test_our_own_background_build_counts_as_a_busy_core(monkeypatch):
+    monkeypatch.setattr(threads, "_DEFAULT", 2)
+    monkeypatch.setattr(threads, "busy_others", lambda: 0.0)  # an idle machine, but for the build
+    monkeypatch.setattr(threads, "_fused_build_running", lambda: True)
+    assert threads.choose() == 1
+    monkeypatch.setattr(threads, "_fused_build_running", lambda: False)
+    assert threads.choose() == 2
+
+
+def test_building_reads_the_build_lock(tmp_path, monkeypatch):
+    from rnnlab.engines.fused import cache
+
+    monkeypatch.setattr(cache, "_directory", lambda: tmp_path)
+    assert not cache.building()
+    lock = tmp_path / "rnnlab-fused-build.lock"
+    lock.write_text("123")
+    assert cache.building()
+    os.utime(lock, (0, 0))  # a lock from a build that died long ago
+    assert not cache.building()
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="SCHED_IDLE is Linux's")
+def test_the_background_build_runs_at_idle_priority():
+    code = ("import os; from rnnlab.engines.fused import cache; cache._lowest_priority(); "
+            "print(os.sched_getscheduler(0) == os.SCHED_IDLE)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr

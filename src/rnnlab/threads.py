@@ -8,11 +8,13 @@ fused engine's RNN splits its batch over the same OpenMP team (:mod:`rnnlab.engi
 follows the same count.
 
 :func:`choose` looks at how busy the machine is right now — ``/proc/stat`` sampled over a tenth of a second,
-less this process's own CPU time over the same interval and less work at a lowered priority (``nice``),
-which yields its core anyway — and sets ``torch.set_num_threads`` to the cores
-left free, rounded, at least 1 and at most torch's own default. Where ``/proc`` is missing (macOS,
-Windows) it reads the 1-minute load average instead. A caller that chose already (``rnnlab bench
---threads``, :func:`use`) or the environment (``RNNLAB_THREADS``, ``OMP_NUM_THREADS``) is left alone.
+less this process's own CPU time over the same interval and less work at a lowered priority (``nice``) — and
+sets ``torch.set_num_threads`` to the cores left free, rounded, at least 1 and at most torch's own default.
+Where ``/proc`` is missing (macOS, Windows) it reads the 1-minute load average instead. The fused engine's own
+first build (started here where it is missing: :mod:`rnnlab.engines.fused.cache`) counts as one busy core
+while it runs: at idle priority it still holds a core that torch's second thread would wait for. A caller that
+chose already (``rnnlab bench --threads``, :func:`use`) or the environment (``RNNLAB_THREADS``,
+``OMP_NUM_THREADS``) is left alone.
 
 The choice is made once, when training starts: a thread count that changed during a run would change
 its arithmetic (the order of sums), and a resumed run is compared with an uninterrupted one.
@@ -60,9 +62,22 @@ def choose() -> int:
         n = int(pinned)
     else:
         busy = busy_others()
+        if busy is not None and _fused_build_running():
+            busy = max(busy, 1.0)  # our own first build of the fused kernels takes one core for a while
         n = _DEFAULT if busy is None else free_cores(busy, _DEFAULT)
     torch.set_num_threads(n)
     return n
+
+
+def _fused_build_running() -> bool:
+    """Whether the fused engine's background build runs now (started here where ``auto`` may want the kernels).
+
+    It runs at idle priority, but torch's OpenMP team still waits on the core it holds: a cold ``rnnlab
+    forecast`` on 2 cores trained in 9.1 s beside it on 2 threads against 0.8 s on one.
+    """
+    from rnnlab.engines import fused
+
+    return fused.building()
 
 
 def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:

@@ -5,7 +5,8 @@ Fenced behind a small public surface; nothing outside this package imports its m
 - :class:`FusedCPUEngine`, registered by :mod:`rnnlab.engines` (``engine="fused"``, and ``auto`` where it
   measured a win and its kernels are ready);
 - :func:`ready`: whether the compiled kernels can be had without a compile (:mod:`.cache`);
-- :func:`loaded`: whether this process has them already;
+- :func:`loaded`: whether this process has them already; :func:`building`: whether the background build is
+  running (so that :mod:`rnnlab.threads` leaves it its core);
 - :func:`sampler`: the compiled sampler the text package draws long samples with, and
   :func:`sampler_loaded`: whether this process has used it already.
 
@@ -23,6 +24,12 @@ def ready() -> bool:
     see :mod:`rnnlab.engines.fused.cache`.
     """
     return cache.ready(loaded())
+
+
+def building() -> bool:
+    """Whether the background build is compiling now (it takes a core until it is done: :mod:`.cache`)."""
+    ready()  # decided once a process: where the kernels are missing, this starts the build
+    return cache.building()
 
 
 def sampler():
