@@ -241,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("auto", "global", "local"), help="panel: one global network, or one model "
                                                                        "per series (default auto)")
     p.add_argument("--batches-per-epoch", dest="batches_per_epoch", type=int, help="panel: steps between evaluations")
-    p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: keep each series' best "
-                                                                     "of model/linear/seasonal naive")
+    p.add_argument("--select", choices=("validation", "model"), help="panel, local mode: 'validation' keeps the "
+                        "seasonal naive unless the model or linear is 10%% better on validation; 'model' always")
     p.add_argument("--clip", type=float, help="max gradient norm (default 1.0)")
     p.add_argument("--schedule", choices=("constant", "cosine"), help="learning rate schedule (default: constant for "
                                                                     "one series, cosine for a global model)")

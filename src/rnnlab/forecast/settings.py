@@ -50,7 +50,7 @@ class ForecastConfig:
     # panels (rnnlab.forecast.panel)
     mode: str = "auto"  # "global" (one network), "local" (one model per series), "auto" (global if >1 series)
     batches_per_epoch: int = 50  # global: batches between evaluations (windows are sampled, never all built)
-    select: str = "validation"  # local: each series keeps its best of model/linear/seasonal naive on validation
+    select: str = "validation"  # local: "validation" (seasonal naive unless model/linear win 10% on it), "model"
     # intervals, backtests and covariates (rnnlab.forecast.quantiles, .backtest, rnnlab.data.covariates)
     quantiles: str | None = None  # global model: quantile levels to forecast, e.g. "0.1 0.5 0.9" (pinball loss)
     backtest: int | None = None  # rolling-origin backtest from this many origins a horizon apart (None: one split)
