@@ -41,11 +41,11 @@ def _week(index: pd.DatetimeIndex) -> np.ndarray:
 
 
 def _weekday(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.dayofweek.to_numpy()
+    return index.day_of_week.to_numpy()
 
 
 def _yearday(index: pd.DatetimeIndex) -> np.ndarray:
-    return index.dayofyear.to_numpy() - 1
+    return index.day_of_year.to_numpy() - 1
 
 
 def _hour(index: pd.DatetimeIndex) -> np.ndarray:
