@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -81,3 +82,25 @@ def test_the_background_build_runs_at_idle_priority():
             "print(os.sched_getscheduler(0) == os.SCHED_IDLE)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_busy_others_watches_since_the_import_without_waiting(monkeypatch):
+    """A command imports this module while it loads torch: by the time it trains, the interval since then
+    tells how busy the machine is, and choose() sleeps for nothing (issue 19: 0.1 s of every warm run)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    clock = time.perf_counter()
+    monkeypatch.setattr(threads, "_machine_busy", lambda: int(3.0 * ticks))  # 1.5 cores busy over 2 s
+    monkeypatch.setattr(threads, "_watch", (0, time.process_time(), clock - 2.0))
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail(f"slept {s} s"))
+    busy = threads.busy_others()
+    assert busy == pytest.approx(1.5, abs=0.05)  # less this process's own CPU time: ~0 here
+
+
+def test_busy_others_samples_afresh_when_the_watch_is_old_or_short(monkeypatch):
+    slept = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    monkeypatch.setattr(threads, "_watch", (0, 0.0, time.perf_counter() - 3600))  # an hour ago: not "now"
+    threads.busy_others()
+    monkeypatch.setattr(threads, "_watch", (threads._machine_busy(), time.process_time(), time.perf_counter()))
+    threads.busy_others()  # just started: waits for the rest of the tenth of a second
+    assert slept[0] == threads.SAMPLE_SECONDS and 0 < slept[1] <= threads.SAMPLE_SECONDS

@@ -1,6 +1,6 @@
 """``python -m rnnlab`` runs the command line."""
 
-from rnnlab.cli import main
+from rnnlab.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

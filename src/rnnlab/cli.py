@@ -12,6 +12,7 @@ that set them (``--lr``, ``--fill interpolate``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
 import signal
@@ -387,6 +388,28 @@ class Terminated(KeyboardInterrupt):
 
 def _terminate(signum, frame):
     raise Terminated("terminated")
+
+
+def entry() -> None:
+    """The ``rnnlab`` program (the console script and ``python -m rnnlab``): :func:`main`, then a quick exit.
+
+    Once the command has returned, every file it wrote is complete (written atomically and closed), so the
+    process ends without the interpreter's teardown, which frees every module and object one by one: with
+    torch, pandas and matplotlib loaded that took ~0.5 s of a 4.7 s ``rnnlab forecast`` (issue 19). Output
+    streams are flushed, ``atexit`` handlers run and threads that are not daemons are waited for first, as
+    at a normal exit. An exception leaving :func:`main` takes the normal way out (its traceback, its status).
+    """
+    code = main()
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`rnnlab ... | head`): nothing more can be said
+            pass
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

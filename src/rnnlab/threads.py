@@ -7,8 +7,10 @@ a thread whose core is taken makes every operator wait for it: with one CPU-boun
 fused engine's RNN splits its batch over the same OpenMP team (:mod:`rnnlab.engines.fused.team`), so it
 follows the same count.
 
-:func:`choose` looks at how busy the machine is right now — ``/proc/stat`` sampled over a tenth of a second,
-less this process's own CPU time over the same interval and less work at a lowered priority (``nice``) — and
+:func:`choose` looks at how busy the machine is right now — ``/proc/stat`` over the seconds since this module
+was imported (at least a tenth of a second, at most ten: older, it samples a tenth of a second afresh; so a
+command, which imports it while it loads torch, waits for nothing), less this process's own CPU time over the
+same interval and less work at a lowered priority (``nice``) — and
 sets ``torch.set_num_threads`` to the cores left free, rounded, at least 1 and at most torch's own default.
 Where ``/proc`` is missing (macOS, Windows) it reads the 1-minute load average instead. The fused engine's own
 first build (started here where it is missing: :mod:`rnnlab.engines.fused.cache`) counts as one busy core
@@ -34,7 +36,8 @@ import time
 
 import torch
 
-SAMPLE_SECONDS = 0.1  # how long choose() watches the machine
+SAMPLE_SECONDS = 0.1  # how long choose() watches the machine, at least
+RECENT_SECONDS = 10.0  # the longest interval that still says how busy the machine is now
 _DEFAULT = torch.get_num_threads()  # torch's own choice at import: one per core it may use
 _chosen_by_caller: int | None = None  # set by use(): the caller's count, left alone by choose()
 
@@ -81,11 +84,18 @@ def _fused_build_running() -> bool:
 
 
 def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
-    """How many cores other processes keep busy, watched for ``seconds``; None where it cannot be read."""
+    """How many cores other processes keep busy, watched for at least ``seconds`` (since the last watch where
+    that is recent: see the module docstring); None where it cannot be read."""
+    global _watch
     try:
-        before, own_before, clock = _machine_busy(), time.process_time(), time.perf_counter()
-        time.sleep(seconds)
-        after, own_after, elapsed = _machine_busy(), time.process_time(), time.perf_counter() - clock
+        now = _machine_busy(), time.process_time(), time.perf_counter()
+        if _watch is None or not 0 <= now[2] - _watch[2] <= RECENT_SECONDS:
+            _watch = now
+        if now[2] - _watch[2] < seconds:
+            time.sleep(seconds - (now[2] - _watch[2]))
+            now = _machine_busy(), time.process_time(), time.perf_counter()
+        (before, own_before, clock), (after, own_after, end) = _watch, now
+        _watch, elapsed = now, end - clock
     except OSError:
         try:
             return max(0.0, os.getloadavg()[0] - 1.0)  # the load average counts this process too
@@ -96,6 +106,14 @@ def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
     return max(0.0, machine - (own_after - own_before) / elapsed)
 
 
+def _start_watch() -> tuple[int, float, float] | None:
+    """``(machine busy ticks, own CPU seconds, clock)`` now: where :func:`busy_others` starts watching."""
+    try:
+        return _machine_busy(), time.process_time(), time.perf_counter()
+    except OSError:
+        return None
+
+
 def _machine_busy() -> int:
     """The machine's busy CPU time so far, in clock ticks (``/proc/stat``: all but idle, iowait and *nice* time —
     work at a lowered priority, such as the fused engine's background build, yields its core to us)."""
@@ -103,3 +121,6 @@ def _machine_busy() -> int:
         fields = [int(v) for v in f.readline().split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
     return sum(fields[:8]) - idle - fields[1]
+
+
+_watch = _start_watch()  # the machine from this import on (see busy_others)

@@ -170,10 +170,10 @@ def _clean(scores: dict) -> dict:
 
 def series_figure(name: str, history: pd.Series, test: pd.Series, val_size: int):
     """The whole series on its own x (dates or positions): train + validation, test, the two spans."""
-    import matplotlib.pyplot as plt
+    from rnnlab.report import new_figure
 
     val_start = history.index[len(history) - val_size]
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = new_figure(9, 3.2)
     ax.plot(history.index, history.to_numpy(), color="C0", lw=1, label="train + validation")
     ax.plot(test.index, test.to_numpy(), color="k", lw=1, label="test")
     ax.axvspan(val_start, history.index[-1], color="C1", alpha=0.15, label="validation")
@@ -185,9 +185,9 @@ def series_figure(name: str, history: pd.Series, test: pd.Series, val_size: int)
 
 def forecast_figure(history: pd.Series, frame: pd.DataFrame, sizes: dict, cell: str):
     """The points before the test and the test forecasts, on the series' own x (the test's index)."""
-    import matplotlib.pyplot as plt
+    from rnnlab.report import new_figure
 
-    fig, ax = plt.subplots(figsize=(9, 3.6))
+    fig, ax = new_figure(9, 3.6)
     context = history.iloc[-max(2 * sizes["horizon"], sizes["lookback"]):]
     ax.plot(context.index, context.to_numpy(), color="0.5", lw=1, label="before the test")
     ax.plot(frame.index, frame["actual"], color="k", lw=1.5, label="actual")
@@ -202,18 +202,13 @@ def forecast_figure(history: pd.Series, frame: pd.DataFrame, sizes: dict, cell: 
 def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, history: pd.Series,
                  test: pd.Series, frame: pd.DataFrame, table: list[dict], forecaster: Forecaster) -> Path:
     """``report.html`` with the series and its split, the forecast against the baselines, the loss curves."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnlab.report import Section, log_scale, save_figure
+    from rnnlab.report import Section, log_scale, new_figure, save_figure
     from rnnlab.report import write_report as write_page
 
     series_png = save_figure(series_figure(info["name"], history, test, sizes["val_size"]), run_dir, "series.png")
     forecast_png = save_figure(forecast_figure(history, frame, sizes, config.cell), run_dir, "forecast.png")
 
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = new_figure(6, 3.2)
     rows = forecaster.result_.history
     ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], label="train")
     ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], label="validation")

@@ -127,14 +127,9 @@ def write_report(run_dir: Path, model: CharModel, table: list[dict], samples: di
 
 
 def _loss_figure(history: list[dict], run_dir: Path) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from rnnlab import report
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = report.new_figure(7, 4)
     steps = [row["step"] for row in history]
     for key, label in (("train_loss", "train"), ("val_loss", "validation")):
         ax.plot(steps, [row[key] / LN2 if row.get(key) is not None else math.nan for row in history],
