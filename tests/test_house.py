@@ -21,7 +21,7 @@ FLOORS = {
     "cli": 5, "__main__": 5,
     "forecast": 4, "text": 4, "explain": 4, "lesson": 4, "bench": 4,
     "train": 3, "models": 3, "data": 3, "rundir": 3, "lock": 3, "checkpoint": 3, "distributed": 3, "config": 3,
-    "report": 3, "metrics": 3, "threads": 3, "optim": 3,
+    "report": 3, "drawing": 3, "metrics": 3, "threads": 3, "optim": 3,
     "nn": 2,
     "engines": 1,
 }

@@ -95,6 +95,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
+    if _program:  # the report's figures drawn beside the work (rnnlab.drawing); before torch is imported
+        from rnnlab import drawing
+
+        drawing.start()
     from rnnlab import config
     from rnnlab.forecast import estimator as forecast, run as forecast_run
 
@@ -390,6 +394,9 @@ def _terminate(signum, frame):
     raise Terminated("terminated")
 
 
+_program = False  # True in the rnnlab program (entry), False where main() is called from Python (the tests)
+
+
 def entry() -> None:
     """The ``rnnlab`` program (the console script and ``python -m rnnlab``): :func:`main`, then a quick exit.
 
@@ -399,7 +406,12 @@ def entry() -> None:
     streams are flushed, ``atexit`` handlers run and threads that are not daemons are waited for first, as
     at a normal exit. An exception leaving :func:`main` takes the normal way out (its traceback, its status).
     """
+    global _program
+    _program = True
     code = main()
+    from rnnlab import drawing
+
+    drawing.stop()
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()

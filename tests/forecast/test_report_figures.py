@@ -17,7 +17,7 @@ from rnnlab.data.synthetic import seasonal_panel  # noqa: E402
 from rnnlab.forecast.estimator import Forecaster  # noqa: E402
 from rnnlab.forecast.panel import PanelForecaster  # noqa: E402
 from rnnlab.forecast.panel_report import grid_figure  # noqa: E402
-from rnnlab.forecast.run import forecast_figure, series_figure  # noqa: E402
+from rnnlab.forecast.figures import forecast_figure, series_figure  # noqa: E402
 from rnnlab.metrics import panel_scores  # noqa: E402
 
 

@@ -26,6 +26,9 @@ def pick_series(series_metrics: pd.DataFrame) -> list[tuple[str, str]]:
 
 def grid_figure(history: Panel, frame: pd.DataFrame, series_metrics: pd.DataFrame, horizon: int, lookback: int):
     """The best, median and worst series: the points before the test, the test, the model, seasonal naive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     picks = pick_series(series_metrics)
@@ -52,6 +55,9 @@ def grid_figure(history: Panel, frame: pd.DataFrame, series_metrics: pd.DataFram
 
 def mase_figure(series_metrics: pd.DataFrame):
     """Each series' MASE: the model's against the seasonal naive's (below the diagonal: the model wins)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     x, y = series_metrics["seasonal_naive_mase"].to_numpy(), series_metrics["model_mase"].to_numpy()
@@ -76,18 +82,15 @@ def mase_figure(series_metrics: pd.DataFrame):
 
 def write_report(run_dir: Path, config, panel: Panel, history: Panel, frame: pd.DataFrame,
                  series_metrics: pd.DataFrame, metrics: dict, table: list[dict], forecaster) -> Path:
-    """``report.html`` with ``mase.png``, ``grid.png`` and (global) ``loss.png``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from rnnlab.report import Section, save_figure
+    """``report.html`` with ``mase.png``, ``grid.png`` and (global) ``loss.png`` (the figures drawn by
+    :mod:`rnnlab.drawing`: in the program's drawing process where it has one)."""
+    from rnnlab import drawing
+    from rnnlab.report import Section
     from rnnlab.report import write_report as write_page
 
-    grid_png = save_figure(grid_figure(history, frame, series_metrics, forecaster.horizon_, forecaster.lookback_),
-                           run_dir, "grid.png")
-    mase_png = save_figure(mase_figure(series_metrics), run_dir, "mase.png")
+    grid_png = drawing.draw(grid_figure, (history, frame, series_metrics, forecaster.horizon_, forecaster.lookback_),
+                            run_dir, "grid.png")
+    mase_png = drawing.draw(mase_figure, (series_metrics,), run_dir, "mase.png")
     sections = [
         Section("Data", f"{panel.describe_line()}. Source: {panel.source}.\n\nLookback {forecaster.lookback_}, "
                 f"horizon {forecaster.horizon_}, season {forecaster.season_}; each series' last "
@@ -101,21 +104,31 @@ def write_report(run_dir: Path, config, panel: Panel, history: Panel, frame: pd.
         Section("Forecasts", "The best, median and worst series by the model's MASE.", figures=[grid_png]),
     ]
     if forecaster.result_ is not None:
-        rows = forecaster.result_.history
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        for k in sorted({r["member"] for r in rows}):
-            mine = [r for r in rows if r["member"] == k]
-            ax.plot([r["step"] for r in mine], [r["train_loss"] for r in mine], label=f"member {k}: train")
-            ax.plot([r["step"] for r in mine], [r["val_loss"] for r in mine], ls="--",
-                    label=f"member {k}: {'validation' if forecaster.val_size_ else 'fixed training windows'}")
-        ax.set_xlabel("step")
-        ax.set_ylabel("MASE-scaled absolute error")
-        ax.legend(fontsize=7)
         result = forecaster.result_
+        loss_png = drawing.draw(loss_figure, (result.history, bool(forecaster.val_size_)), run_dir, "loss.png")
         sections.append(Section("Training", f"{result.steps} steps over {len(forecaster.lookbacks_)} member(s) in "
-                                f"{result.seconds:.1f} s (stopped: {result.stopped}).",
-                                figures=[save_figure(fig, run_dir, "loss.png")]))
+                                f"{result.seconds:.1f} s (stopped: {result.stopped}).", figures=[loss_png]))
+    drawing.wait()
     return write_page(run_dir, f"rnnlab forecast: {panel.describe()['name']}", sections)
+
+
+def loss_figure(rows: list[dict], validated: bool):
+    """Every member's training and validation loss per step (``rows``: the training history)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for k in sorted({r["member"] for r in rows}):
+        mine = [r for r in rows if r["member"] == k]
+        ax.plot([r["step"] for r in mine], [r["train_loss"] for r in mine], label=f"member {k}: train")
+        ax.plot([r["step"] for r in mine], [r["val_loss"] for r in mine], ls="--",
+                label=f"member {k}: {'validation' if validated else 'fixed training windows'}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("MASE-scaled absolute error")
+    ax.legend(fontsize=7)
+    return fig
 
 
 def _summary(metrics: dict) -> list[str]:

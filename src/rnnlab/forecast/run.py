@@ -168,55 +168,21 @@ def _clean(scores: dict) -> dict:
     return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
 
 
-def series_figure(name: str, history: pd.Series, test: pd.Series, val_size: int):
-    """The whole series on its own x (dates or positions): train + validation, test, the two spans."""
-    from rnnlab.report import new_figure
-
-    val_start = history.index[len(history) - val_size]
-    fig, ax = new_figure(9, 3.2)
-    ax.plot(history.index, history.to_numpy(), color="C0", lw=1, label="train + validation")
-    ax.plot(test.index, test.to_numpy(), color="k", lw=1, label="test")
-    ax.axvspan(val_start, history.index[-1], color="C1", alpha=0.15, label="validation")
-    ax.axvspan(test.index[0], test.index[-1], color="C2", alpha=0.15, label="test")
-    ax.set_title(f"{name}: train / validation / test")
-    ax.legend(loc="upper left", fontsize=8)
-    return fig
-
-
-def forecast_figure(history: pd.Series, frame: pd.DataFrame, sizes: dict, cell: str):
-    """The points before the test and the test forecasts, on the series' own x (the test's index)."""
-    from rnnlab.report import new_figure
-
-    fig, ax = new_figure(9, 3.6)
-    context = history.iloc[-max(2 * sizes["horizon"], sizes["lookback"]):]
-    ax.plot(context.index, context.to_numpy(), color="0.5", lw=1, label="before the test")
-    ax.plot(frame.index, frame["actual"], color="k", lw=1.5, label="actual")
-    for name, style in (("seasonal_naive", ":"), ("linear", "--"), ("naive", "-.")):
-        ax.plot(frame.index, frame[name], ls=style, lw=1, label=name)
-    ax.plot(frame.index, frame["model"], color="C3", lw=1.5, label=f"{cell} (this model)")
-    ax.set_title(f"test forecasts from origins every {sizes['horizon']} steps")
-    ax.legend(loc="upper left", fontsize=8)
-    return fig
-
-
 def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, history: pd.Series,
                  test: pd.Series, frame: pd.DataFrame, table: list[dict], forecaster: Forecaster) -> Path:
-    """``report.html`` with the series and its split, the forecast against the baselines, the loss curves."""
-    from rnnlab.report import Section, log_scale, new_figure, save_figure
+    """``report.html`` with the series and its split, the forecast against the baselines, the loss curves (the
+    figures drawn by :mod:`rnnlab.drawing`: in the program's drawing process where it has one)."""
+    from rnnlab import drawing
+    from rnnlab.forecast import figures
+    from rnnlab.report import Section
     from rnnlab.report import write_report as write_page
 
-    series_png = save_figure(series_figure(info["name"], history, test, sizes["val_size"]), run_dir, "series.png")
-    forecast_png = save_figure(forecast_figure(history, frame, sizes, config.cell), run_dir, "forecast.png")
-
-    fig, ax = new_figure(6, 3.2)
-    rows = forecaster.result_.history
-    ax.plot([r["epoch"] for r in rows], [r["train_loss"] for r in rows], label="train")
-    ax.plot([r["epoch"] for r in rows], [r["val_loss"] for r in rows], label="validation")
-    log_scale(ax)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (scaled)")
-    ax.legend()
-    loss_png = save_figure(fig, run_dir, "loss.png")
+    series_png = drawing.draw(figures.series_figure, (info["name"], history, test, sizes["val_size"]), run_dir,
+                              "series.png")
+    forecast_png = drawing.draw(figures.forecast_figure, (history, frame, sizes, config.cell), run_dir,
+                                "forecast.png")
+    loss_png = drawing.draw(figures.loss_figure, (forecaster.result_.history,), run_dir, "loss.png")
+    drawing.wait()
 
     skip = ("an RNN learning the residual of a least-squares linear autoregression (the linear skip starts "
             "at the linear baseline)" if config.skip == "linear" else "a plain RNN")
