@@ -10,6 +10,7 @@ import pandas as pd
 
 from rnnlab.data.panel import Panel
 from rnnlab.metrics import METRICS
+from rnnlab.report import log_scale
 
 
 def pick_series(series_metrics: pd.DataFrame) -> list[tuple[str, str]]:
@@ -67,8 +68,8 @@ def mase_figure(series_metrics: pd.DataFrame):
     if ok.any():
         low, high = min(x[ok].min(), y[ok].min()), max(x[ok].max(), y[ok].max())
         left.plot([low, high], [low, high], color="k", lw=1, label="equal")
-        left.set_xscale("log")
-        left.set_yscale("log")
+        log_scale(left, "x")  # plain-text labels: matplotlib's own (mathtext) ran into each other here
+        log_scale(left, "y")
         right.hist(np.log2(y[ok] / x[ok]), bins=30, color="C0")
     left.set_xlabel("seasonal naive MASE")
     left.set_ylabel("model MASE")
