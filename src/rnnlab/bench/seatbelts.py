@@ -119,7 +119,8 @@ def backtest(seeds: int, settings: dict, k: int = BACKTEST_ORIGINS) -> dict:
 
 
 def format_table(results: dict, title: str = "Seatbelts (last 24 months test)") -> str:
-    lines = [f"{title:<42}{'MASE':>16}{'sMAPE %':>10}"]
+    smapes = any("smape" in m for m in results.values())
+    lines = [f"{title:<42}{'MASE':>16}" + (f"{'sMAPE %':>10}" if smapes else "")]
     for name, m in results.items():
         mase = f"{m['mase']:.3f}" + (f" ± {m['mase_sd']:.3f}" if "mase_sd" in m else "")
         smape = f"{m['smape']:>10.2f}" if "smape" in m else ""
