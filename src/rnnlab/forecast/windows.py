@@ -40,9 +40,9 @@ network, each taken relative to its level over the window's last season as the t
 (``a`` in units of the column's training standard deviation, ``beta`` started at zero: training starts at
 the model without them). So the network learns how far the target moves when a covariate moves away from
 its recent level (``R`` weights), not what a covariate's absolute level was (a trending column, like
-distance driven, leaves the training range), nor ``R H^2`` free weights per column, which overfit a short
-series: on Seatbelts that design scored MASE 2.25 with ``kms`` and ``PetrolPrice`` against 1.81 without
-them; this one 1.74 (README: Covariates).
+distance driven, leaves the training range), nor ``H^2`` free weights per column (as many again in the
+head), which overfit a short series: on Seatbelts that design scored MASE 2.25 with ``kms`` and
+``PetrolPrice`` against 1.81 without them; this one 1.74 (README: Covariates).
 
 Symbols: ``S`` series, ``B`` windows, ``L`` lookback, ``H`` horizon, ``m`` season (patch), ``P = ceil(L/m)``,
 ``Q`` quantile levels, ``C = F + P_c`` covariates (``F`` future, ``R`` of them regressors, ``P_c`` past),
