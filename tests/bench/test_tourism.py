@@ -160,3 +160,17 @@ def test_seatbelts_quick_runs_every_variant(capsys):
     assert forecast.main(["--suite", "seatbelts", "--quick"]) == 0
     text = capsys.readouterr().out
     assert "without regressors" in text and "with regressors (kms, PetrolPrice, law)" in text
+    assert "covariates: 'law' is 0 in every training row" in text  # left out, and said so
+
+
+def test_seatbelts_backtest_scores_origins_before_the_law(tmp_path):
+    import json
+
+    from rnnlab.bench import seatbelts
+
+    out = tmp_path / "backtest.json"
+    assert seatbelts.main(["--backtest", "--quick", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert results["seasonal_naive"]["cutoffs"] == ["1976-12", "1978-12", "1980-12"]
+    assert set(results) == {"seasonal_naive", "without regressors", "kms, PetrolPrice"}
+    assert all(len(results[k]["per_origin"]) == 3 for k in results)

@@ -157,8 +157,10 @@ class PanelForecaster:
         c = self.config
         names = self.sizes_.get("covariates") or {}
         sizes = tuple(len(names.get(k, ())) for k in ("future", "past", "static"))
+        regressors = len([c for c in names.get("future", ()) if c not in names.get("calendar", ())])
         return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
-                         c.num_layers, c.dropout, engine=c.engine, quantiles=self.quantiles_, covariates=sizes)
+                         c.num_layers, c.dropout, engine=c.engine, quantiles=self.quantiles_, covariates=sizes,
+                         regressors=regressors)
 
     @property
     def quantiles_(self) -> tuple[float, ...] | None:

@@ -7,17 +7,20 @@ year for monthly data, the quarter for quarterly, ISO week for weekly, day of we
 hour of day and day of week for hourly; none for yearly or undated series) are future columns computed from
 the dates, so they never need to be given.
 
-A :class:`CovariateTable` keeps each series' columns as a frame indexed by its time labels (dates or
-positions), standardised with the means and deviations of the training rows. :meth:`CovariateTable.arrays`
-aligns it with a panel, each series' block running ``extra`` points past its end (the forecast steps): a
-future column missing there is a ``ValueError`` that names the series and the first missing time.
+A given column that holds one value in every training row (a static one: the same value for every series)
+is left out with a note (:func:`constant_columns`, :meth:`CovariateTable.notes`): nothing fitted on the
+training part can tell its effect. A :class:`CovariateTable` keeps each series' columns as a frame indexed
+by its time labels (dates or positions), standardised with the means and deviations of the training rows.
+:meth:`CovariateTable.arrays` aligns it with a panel, each series' block running ``extra`` points past its
+end (the forecast steps): a future column missing there is a ``ValueError`` that names the series and the
+first missing time.
 
 Symbols: ``T`` points, ``F`` future (calendar included), ``P`` past and ``K`` static columns, ``C = F + P``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -45,6 +48,8 @@ class CovariateTable:
         future, past, static_names, calendar: the column names (``future`` holds the calendar's last).
         freq: the panel's frequency (the calendar of the forecast steps is computed from it).
         scaler: the standardisation of the ``future + past`` columns (fitted on the training rows).
+        dropped: name -> value of the given columns that were constant over the training part and are not
+            read (:func:`constant_columns`).
     """
 
     frames: dict
@@ -55,6 +60,7 @@ class CovariateTable:
     calendar: tuple
     freq: str | None
     scaler: CovariateScaler | None = None
+    dropped: dict = field(default_factory=dict)
 
     @property
     def sizes(self) -> tuple[int, int, int]:
@@ -64,7 +70,13 @@ class CovariateTable:
     def state(self) -> dict:
         """The names (the network's input sizes) for ``config.json``; values are not kept."""
         return {"future": list(self.future), "past": list(self.past), "static": list(self.static_names),
-                "calendar": list(self.calendar)}
+                "calendar": list(self.calendar), "dropped": dict(self.dropped)}
+
+    def notes(self) -> list[str]:
+        """One line per dropped column: what it was and why the model does not read it."""
+        return [f"covariates: '{name}' is {value:g} in every training row, so it carries no information there "
+                f"(its effect cannot be estimated, like an aliased coefficient); the model does not read it"
+                for name, value in self.dropped.items()]
 
     def arrays(self, panel: Panel, extra: int, require_future: bool = False) -> tuple[np.ndarray, np.ndarray,
                                                                                        np.ndarray]:
@@ -118,7 +130,7 @@ class CovariateTable:
             old = out.get(name)
             out[name] = scaled if old is None else scaled.combine_first(old)
         return CovariateTable(out, self.static, self.future, self.past, self.static_names, self.calendar, self.freq,
-                              scaler)
+                              scaler, dict(self.dropped))
 
 
 def build(panel: Panel, frames: dict, future=(), past=(), static=(), calendar: bool = False,
@@ -135,8 +147,10 @@ def build(panel: Panel, frames: dict, future=(), past=(), static=(), calendar: b
     overlap = set(future) & set(past)
     if overlap:
         raise ValueError(f"covariates: column '{sorted(overlap)[0]}' is given as both a future and a past covariate")
-    columns = future + cycles + past
     ends = panel.lengths if train_ends is None else train_ends
+    dropped = constant_columns(panel, frames, future + past, static, ends)
+    future, past, static = (tuple(c for c in group if c not in dropped) for group in (future, past, static))
+    columns = future + cycles + past
     raw, statics, training = {}, {}, []
     for i, name in enumerate(panel.ids):
         frame = frames.get(name) if frames else None
@@ -156,7 +170,32 @@ def build(panel: Panel, frames: dict, future=(), past=(), static=(), calendar: b
     static_values = np.stack(list(statics.values())) if static else np.zeros((0, 0))
     static_scaler = CovariateScaler.fit(static_values) if static else None
     return CovariateTable(frames_scaled, {k: static_scaler.transform(v[None])[0] for k, v in statics.items()},
-                          future + cycles, past, static, cycles, panel.freq, scaler)
+                          future + cycles, past, static, cycles, panel.freq, scaler, dropped)
+
+
+def constant_columns(panel: Panel, frames: dict, columns: tuple, static: tuple, ends: np.ndarray) -> dict:
+    """The given columns that hold one value over the training part: ``{name: value}``.
+
+    A future or past column equal in every training row of every series (say a law that starts after the
+    training part), or a static column equal for every series (any static column of a single series), lets
+    no fit tell its effect from the intercept: R's ``lm`` reports such a coefficient as aliased (``NA``). Fed
+    to the network, it would be a value never seen in training at forecast time, extrapolated arbitrarily;
+    it is left out instead (:meth:`CovariateTable.notes` says so).
+    """
+    out = {}
+    if not frames or not (columns or static):
+        return out
+    rows = [frames[name].reindex(index=panel.labels(i, 0, int(ends[i])), columns=list(columns))
+            for i, name in enumerate(panel.ids) if name in frames]
+    values = pd.concat(rows) if rows else pd.DataFrame(columns=list(columns))
+    statics = pd.DataFrame([frames[name].reindex(columns=list(static)).iloc[0] for name in panel.ids
+                            if name in frames and len(frames[name])])
+    for group, table in ((columns, values), (static, statics)):
+        for name in group:
+            seen = table[name].dropna().to_numpy(np.float64) if name in table else np.zeros(0)
+            if len(seen) and np.all(seen == seen[0]):
+                out[name] = float(seen[0])
+    return out
 
 
 def _with_calendar(frame: pd.DataFrame, cycles: tuple, freq: str | None) -> pd.DataFrame:
@@ -216,4 +255,5 @@ def load_state(state: dict, tensors: dict, panel: Panel) -> CovariateTable:
     statics = {name: static[i] for i, name in enumerate(panel.ids)} if len(state["static"]) else {}
     return CovariateTable(frames, statics, tuple(state["future"]), tuple(state["past"]), tuple(state["static"]),
                           tuple(state["calendar"]), state["freq"], CovariateScaler(tuple(state["mean"]),
-                                                                                   tuple(state["std"])))
+                                                                                   tuple(state["std"])),
+                          dict(state.get("dropped", {})))

@@ -218,7 +218,8 @@ def summary_lines(result: PanelRun) -> list[str]:
         lines.extend(interval_lines(m))
     if m["mode"] == "local":
         lines.append(local_line(m["choices"], m["validation"]))
-    return lines
+    table = getattr(result.forecaster, "covariates_", None)
+    return lines + (table.notes() if table is not None else [])
 
 
 def local_line(choices: dict, validation: dict) -> str:
