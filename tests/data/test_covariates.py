@@ -4,8 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab.data.covariates import CovariateScaler, check_columns, check_future, covariate_windows, static_values
-from rnnlab.data.series import windows
+from rnnlab.data.covariates import CovariateScaler, check_columns, check_future, static_values
 
 
 def test_check_columns_returns_the_values_and_names_bad_cells():
@@ -48,20 +47,3 @@ def test_scaler_standardises_with_training_statistics_and_keeps_constant_columns
     s = CovariateScaler.fit(train)
     assert s.mean == (2.0, 5.0) and s.std == (1.0, 1.0)
     np.testing.assert_allclose(s.transform([[4.0, 6.0]]), [[2.0, 1.0]])
-
-
-def test_covariate_windows_align_with_the_target_windows():
-    t = 20
-    z = np.arange(t, dtype=float)
-    past = 100 + np.arange(t, dtype=float)[:, None]
-    future = np.stack([1000 + np.arange(t), 2000 + np.arange(t)], axis=1).astype(float)
-    inputs, ahead, targets = covariate_windows(z, past, future, lookback=4, horizon=3, first_end=8, end=15)
-    x_ref, y_ref = windows(z, 4, 3, first_end=8, end=15)
-    assert inputs.shape == (7, 4, 4) and ahead.shape == (7, 3, 2)
-    np.testing.assert_array_equal(inputs[..., 0], x_ref)
-    np.testing.assert_array_equal(targets, y_ref)
-    np.testing.assert_array_equal(inputs[..., 1], x_ref + 100)  # past, at the input steps
-    np.testing.assert_array_equal(inputs[..., 3], x_ref + 2000)  # future, at the input steps
-    np.testing.assert_array_equal(ahead[..., 0], y_ref + 1000)  # future, at the forecast steps
-    plain, _, _ = covariate_windows(z, None, None, 4, 3)
-    assert plain.shape == (14, 4, 1)

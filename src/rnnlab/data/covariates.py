@@ -1,4 +1,4 @@
-"""Covariates: the other columns a forecast may read, checked, scaled and cut into windows beside the target.
+"""Covariates: the other columns a forecast may read, checked and scaled.
 
 Three kinds (the names of ``rnnlab forecast``'s flags):
 
@@ -13,11 +13,10 @@ Every covariate is a numeric column without missing values; a column that is not
 naming the column and the first bad row. :class:`CovariateScaler` standardises each column with its
 training mean and deviation (a constant column is only centred).
 
-Windows (:func:`covariate_windows`): the network reads, at each of the ``L`` input steps, the vector
-``[z_t, past_t, future_t]`` (so ``input_size = 1 + P + F``), and the future covariates of the ``H`` steps it
-forecasts, ``future_{t+1..t+H}``, beside its last hidden state.
+The global model cuts them into windows beside the target (:mod:`rnnlab.forecast.panel_covariates`,
+:func:`rnnlab.forecast.windows.covariate_window`).
 
-Symbols: ``T`` points, ``N`` windows, ``L`` lookback, ``H`` horizon, ``P`` past and ``F`` future columns.
+Symbols: ``T`` points, ``P`` past and ``F`` future columns.
 """
 
 from __future__ import annotations
@@ -150,33 +149,3 @@ class CovariateScaler:
     def transform(self, values: np.ndarray) -> np.ndarray:
         # c' = (c - mean) / std
         return (np.asarray(values, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)
-
-
-def covariate_windows(z: np.ndarray, past: np.ndarray | None, future: np.ndarray | None, lookback: int,
-                      horizon: int, first_end: int = 0, end: int | None = None):
-    """Sliding windows of the target and its covariates, aligned as in :func:`rnnlab.data.series.windows`.
-
-    A window whose last target sits at index ``e`` reads steps ``s = e-H-L+1 .. e-H`` as vectors
-    ``[z_s, past_s, future_s]`` and the future covariates of its targets ``future_{e-H+1 .. e}``.
-
-    Args:
-        z: ``(T,)`` the (scaled) target.
-        past: ``(T, P)`` or ``None``; future: ``(T, F)`` or ``None`` (scaled covariates).
-        lookback, horizon: ``L``, ``H``.
-        first_end, end: windows whose last target ``e`` satisfies ``first_end <= e < end``.
-
-    Returns:
-        ``inputs (N, L, 1 + P + F)``, ``ahead (N, H, F)``, ``targets (N, H)``.
-    """
-    z = np.asarray(z, dtype=np.float64)
-    past = np.zeros((len(z), 0)) if past is None else np.asarray(past, dtype=np.float64).reshape(len(z), -1)
-    future = np.zeros((len(z), 0)) if future is None else np.asarray(future, dtype=np.float64).reshape(len(z), -1)
-    end = len(z) if end is None else end
-    ends = np.arange(max(first_end, lookback + horizon - 1), end)
-    steps = np.concatenate([z[:, None], past, future], axis=1)  # -> (T, 1 + P + F)
-    if len(ends) == 0:
-        return np.zeros((0, lookback, steps.shape[1])), np.zeros((0, horizon, future.shape[1])), np.zeros((0, horizon))
-    starts = ends - horizon - lookback + 1
-    read = starts[:, None] + np.arange(lookback)[None, :]  # -> (N, L) positions read
-    ahead = (ends - horizon + 1)[:, None] + np.arange(horizon)[None, :]  # -> (N, H) positions forecast
-    return steps[read], future[ahead], z[ahead]
