@@ -133,10 +133,9 @@ def wait_for_build(timeout: float = _LOCK_STALE_SECONDS, directory: Path | None 
         try:
             if time.time() - lock.stat().st_mtime >= _LOCK_STALE_SECONDS:
                 return True  # a build that died long ago
-            pid = int(lock.read_text() or "0")
-            if pid == os.getpid():  # this process's own build: nothing to wait for
-                return False
-            os.kill(pid, 0)  # the builder: gone means the build died
+            pid = lock.read_text()
+            if pid:  # empty only for an instant, while it is written
+                os.kill(int(pid), 0)  # the builder (or its parent, until it starts): gone means it died
         except (OSError, ValueError):
             return not lock.exists()
         time.sleep(0.1)
@@ -246,6 +245,8 @@ def main(argv: list[str]) -> int:
     background build's) also lowers its priority, unless ``--normal-priority``, and removes the lock at the end."""
     lock = Path(argv[argv.index("--lock") + 1]) if "--lock" in argv else None
     try:
+        if lock is not None:
+            lock.write_text(str(os.getpid()))  # the builder's own pid, for wait_for_build
         if lock is not None and "--normal-priority" not in argv:
             _lowest_priority()
         build(every="--every" in argv)
