@@ -125,8 +125,8 @@ def build_in_background(every: bool = False, idle: bool = True) -> bool:
 
 def wait_for_build(timeout: float = _LOCK_STALE_SECONDS, directory: Path | None = None) -> bool:
     """Wait while a build holds the lock (in ``directory``, by default this package's) and its process lives,
-    at most ``timeout`` seconds, so that a process about to compile the same kernels loads them from disk
-    instead. Returns whether no build holds the lock now."""
+    so that a process about to compile the same kernels loads them from disk instead. Returns True once no
+    live build holds it, False after ``timeout`` seconds."""
     lock = (directory or _directory()) / "rnnlab-fused-build.lock"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -134,10 +134,13 @@ def wait_for_build(timeout: float = _LOCK_STALE_SECONDS, directory: Path | None 
             if time.time() - lock.stat().st_mtime >= _LOCK_STALE_SECONDS:
                 return True  # a build that died long ago
             pid = lock.read_text()
+        except OSError:
+            return True  # no lock: no build
+        try:
             if pid:  # empty only for an instant, while it is written
-                os.kill(int(pid), 0)  # the builder (or its parent, until it starts): gone means it died
-        except (OSError, ValueError):
-            return not lock.exists()
+                os.kill(int(pid), 0)  # the builder (or its parent, until it starts)
+        except (ProcessLookupError, ValueError):
+            return True  # its process is gone: a build that died
         time.sleep(0.1)
     return False
 
