@@ -1,6 +1,9 @@
 """When ``auto`` may take the fused engine: only once its compiled kernels are ready, never at a compile's cost."""
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -80,6 +83,22 @@ def test_no_background_build_when_switched_off(monkeypatch, tmp_path):
     monkeypatch.setenv("RNNLAB_FUSED_BUILD", "0")
     assert not cache.build_in_background()
     assert not list(tmp_path.iterdir())
+
+
+def test_a_wait_for_the_build_ends_when_its_lock_goes_or_its_process_is_gone(tmp_path):
+    lock = tmp_path / "rnnlab-fused-build.lock"
+    assert cache.wait_for_build(timeout=5, directory=tmp_path)  # no lock: no build
+    builder = subprocess.Popen([sys.executable, "-c", "import sys, time; time.sleep(0.5); "
+                                "__import__('os').unlink(sys.argv[1])", str(lock)])
+    lock.write_text(str(builder.pid))
+    start = time.monotonic()
+    assert cache.wait_for_build(timeout=60, directory=tmp_path)
+    assert not lock.exists() and time.monotonic() - start >= 0.3  # it waited for the lock to go
+    builder.wait()
+    lock.write_text(str(builder.pid))  # a lock left by a process that is gone (killed)
+    assert cache.wait_for_build(timeout=60, directory=tmp_path)
+    lock.write_text(str(os.getpid()))  # a live process that keeps it
+    assert not cache.wait_for_build(timeout=0.3, directory=tmp_path)
 
 
 @pytest.mark.slow

@@ -25,6 +25,7 @@ Run ``python -m rnnlab.engines.fused`` to build in the foreground (e.g. after in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import subprocess
 import sys
@@ -92,11 +93,13 @@ def building() -> bool:
         return False
 
 
-def build_in_background() -> bool:
+def build_in_background(every: bool = False, idle: bool = True) -> bool:
     """Start a detached process that runs :func:`build`, unless one is running or ``RNNLAB_FUSED_BUILD=0``.
 
-    The process runs at the lowest CPU priority on one thread, outlives this one, and writes nothing to the
-    terminal. Returns whether it started one.
+    The process runs on one thread, outlives this one, and writes nothing to the terminal; at the lowest CPU
+    priority unless ``idle`` is False (the test suite's build, which tests wait for: :func:`wait_for_build`).
+    ``every``: every specialisation the engine compiles, not only ``auto``'s (see :func:`build`). Returns
+    whether it started one.
     """
     if os.environ.get("RNNLAB_FUSED_BUILD", "1") == "0":
         return False
@@ -109,14 +112,37 @@ def build_in_background() -> bool:
     env = dict(os.environ, RNNLAB_FUSED_AUTO="1", RNNLAB_FUSED_BUILD="0", OMP_NUM_THREADS="1")
     source_root = str(_PACKAGE.parents[2])  # the directory this rnnlab is imported from
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [source_root, env.get("PYTHONPATH")]))
+    flags = ["--lock", str(lock)] + (["--every"] if every else []) + ([] if idle else ["--normal-priority"])
     try:
-        subprocess.Popen([sys.executable, "-m", "rnnlab.engines.fused", "--lock", str(lock)], env=env,
+        subprocess.Popen([sys.executable, "-m", "rnnlab.engines.fused", *flags], env=env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
     except OSError:
         lock.unlink(missing_ok=True)
         return False
     return True
+
+
+def wait_for_build(timeout: float = _LOCK_STALE_SECONDS, directory: Path | None = None) -> bool:
+    """Wait while a build holds the lock (in ``directory``, by default this package's) and its process lives,
+    so that a process about to compile the same kernels loads them from disk instead. Returns True once no
+    live build holds it, False after ``timeout`` seconds."""
+    lock = (directory or _directory()) / "rnnlab-fused-build.lock"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if time.time() - lock.stat().st_mtime >= _LOCK_STALE_SECONDS:
+                return True  # a build that died long ago
+            pid = lock.read_text()
+        except OSError:
+            return True  # no lock: no build
+        try:
+            if pid:  # empty only for an instant, while it is written
+                os.kill(int(pid), 0)  # the builder (or its parent, until it starts)
+        except (ProcessLookupError, ValueError):
+            return True  # its process is gone: a build that died
+        time.sleep(0.1)
+    return False
 
 
 def _take_lock() -> Path | None:
@@ -138,12 +164,14 @@ def _take_lock() -> Path | None:
     return None
 
 
-def build() -> None:
+def build(every: bool = False) -> None:
     """Compile (or load) every kernel ``auto`` and the sampler use, then write the stamp.
 
     Runs the fused engine on small float32 calls of each kind ``auto`` takes — tanh and relu RNN, GRU; with
     and without bias; full and variable lengths; a broadcast and a dense incoming gradient; inference — and
-    the compiled sampler, so numba caches each specialisation they need.
+    the compiled sampler, so numba caches each specialisation they need. ``every``: the LSTM and float64 too,
+    i.e. every specialisation an explicit ``engine="fused"`` can compile (the test suite's oracle tests run
+    them all).
     """
     import numpy as np
     import torch
@@ -155,24 +183,9 @@ def build() -> None:
         return
     torch.manual_seed(0)
     fused = engine.FusedCPUEngine()
-    for mode in ("rnn_tanh", "rnn_relu", "gru"):
-        gates = 3 if mode == "gru" else 1
-        for bias in (True, False):
-            for lengths in (None, torch.tensor([6, 3, 5, 6])):
-                x = torch.randn(6, 4, 3, requires_grad=True)
-                h0 = torch.zeros(4, 5, requires_grad=True)
-                weights = [torch.randn(gates * 5, 3, requires_grad=True), torch.randn(gates * 5, 5, requires_grad=True)]
-                weights += [torch.randn(gates * 5, requires_grad=True) for _ in range(2)] if bias else [None, None]
-                out, h_n = fused.run(mode, x, h0, tuple(weights), lengths)
-                (out.sum() + h_n.sum()).backward()  # broadcast incoming gradients
-                out, h_n = fused.run(mode, x, h0, tuple(weights), lengths)
-                ((out * torch.randn_like(out)).sum() + (h_n * h_n).sum()).backward()  # dense ones
-                with torch.no_grad():
-                    fused.run(mode, x, h0, tuple(weights), lengths)
-                # batch-first models hand the engine transposed views
-                xt = torch.randn(4, 6, 3).transpose(0, 1).requires_grad_()
-                out, h_n = fused.run(mode, xt, h0, tuple(weights), lengths)
-                (out.transpose(0, 1) * torch.randn(4, 6, 5)).sum().backward()
+    modes = ("rnn_tanh", "rnn_relu", "gru") + (("lstm",) if every else ())
+    for mode, dtype in itertools.product(modes, (torch.float32, torch.float64) if every else (torch.float32,)):
+        _run_each_kind(fused, mode, dtype)
     vocab, hidden, layers = 7, 5, 2
     f32 = lambda *shape: np.zeros(shape, np.float32)  # noqa: E731
     for kind in range(4):
@@ -184,6 +197,36 @@ def build() -> None:
     path = stamp()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"built {time.strftime('%Y-%m-%d %H:%M:%S')} by process {os.getpid()}\n")
+
+
+def _run_each_kind(fused, mode: str, dtype) -> None:
+    """One mode and dtype through the engine as every caller hands it in (see :func:`build`)."""
+    import torch
+
+    gates = {"gru": 3, "lstm": 4}.get(mode, 1)
+    new = lambda *shape: torch.randn(*shape, dtype=dtype)  # noqa: E731
+    for bias in (True, False):
+        for lengths in (None, torch.tensor([6, 3, 5, 6])):
+            x = new(6, 4, 3).requires_grad_()
+            hx = tuple(new(4, 5).requires_grad_() for _ in range(2 if mode == "lstm" else 1))
+            hx = hx if mode == "lstm" else hx[0]
+            weights = [new(gates * 5, 3).requires_grad_(), new(gates * 5, 5).requires_grad_()]
+            weights += [new(gates * 5).requires_grad_() for _ in range(2)] if bias else [None, None]
+            out, h_n = fused.run(mode, x, hx, tuple(weights), lengths)
+            (out.sum() + sum(s.sum() for s in _states(h_n))).backward()  # broadcast incoming gradients
+            out, h_n = fused.run(mode, x, hx, tuple(weights), lengths)
+            ((out * torch.randn_like(out)).sum() + sum((s * s).sum() for s in _states(h_n))).backward()  # dense
+            with torch.no_grad():
+                fused.run(mode, x, hx, tuple(weights), lengths)
+            # batch-first models hand the engine transposed views
+            xt = new(4, 6, 3).transpose(0, 1).requires_grad_()
+            out, h_n = fused.run(mode, xt, hx, tuple(weights), lengths)
+            (out.transpose(0, 1) * new(4, 6, 5)).sum().backward()
+
+
+def _states(h_n) -> tuple:
+    """An engine's final state as a tuple: ``(h_n,)``, or the LSTM's ``(h_n, c_n)``."""
+    return h_n if isinstance(h_n, tuple) else (h_n,)
 
 
 def _lowest_priority() -> None:
@@ -201,11 +244,15 @@ def _lowest_priority() -> None:
 
 
 def main(argv: list[str]) -> int:
+    """``python -m rnnlab.engines.fused [--every]``: :func:`build` in the foreground; ``--lock PATH`` (the
+    background build's) also lowers its priority, unless ``--normal-priority``, and removes the lock at the end."""
     lock = Path(argv[argv.index("--lock") + 1]) if "--lock" in argv else None
     try:
         if lock is not None:
+            lock.write_text(str(os.getpid()))  # the builder's own pid, for wait_for_build
+        if lock is not None and "--normal-priority" not in argv:
             _lowest_priority()
-        build()
+        build(every="--every" in argv)
     finally:
         if lock is not None:
             lock.unlink(missing_ok=True)
