@@ -3,7 +3,9 @@
 A single-series ``rnnlab forecast`` spends ~0.5 s of CPU importing matplotlib and ~0.3 s drawing its three
 figures, after training, one after the other, while the machine's second core sits idle (issue 19: the warm
 command's budget is 4 s). So the ``rnnlab`` program calls :func:`start` before it imports torch: a forked
-process imports matplotlib at once, on the other core, then draws the figures it is sent.
+process imports matplotlib at once, on the other core, and draws a small figure to load the fonts, then
+draws the figures it is sent; a forecast sends each as soon as its data exists (the series before training,
+the loss curves before the test forecasts), so that little is left to draw when the command is done.
 ``draw(function, args, run_dir, name)`` sends one and returns the file name for the report; :func:`wait`
 returns once every figure sent is on disk. Where the drawing process failed (a figure's exception, or the
 process gone), the figures it did not draw are drawn again here, so an error surfaces with its own traceback
@@ -174,6 +176,7 @@ def _serve(job_fd: int, answer_fd: int) -> None:
 
     from rnnlab.report import save_figure
 
+    _warm_up()
     with os.fdopen(job_fd, "rb") as jobs, os.fdopen(answer_fd, "wb") as answers:
         while True:
             try:
@@ -184,9 +187,26 @@ def _serve(job_fd: int, answer_fd: int) -> None:
                 function = importlib.import_module(module)
                 for part in qualname.split("."):
                     function = getattr(function, part)
+                if not Path(run_dir).is_dir():  # removed since: the command's to notice, not this one's to re-create
+                    raise FileNotFoundError(f"run directory {run_dir} is gone")
                 save_figure(function(*args), run_dir, name)
                 answer = None
             except Exception as e:  # drawn again by the command, where the error shows with its traceback
                 answer = f"{type(e).__name__}: {e}"
             pickle.dump(answer, answers)
             answers.flush()
+
+
+def _warm_up() -> None:
+    """Draw a small figure with text into memory: the first draw of a process loads the fonts and fills the
+    text caches (~0.05-0.08 s), paid here while the command still imports torch, not after its training."""
+    import io
+
+    from rnnlab.report import new_figure
+
+    fig, ax = new_figure(2, 1.5)
+    ax.plot([0, 1], [0, 1], label="warm-up")
+    ax.set_title("warm-up")
+    ax.set_xlabel("x")
+    ax.legend(fontsize=8)
+    fig.savefig(io.BytesIO(), format="png", dpi=110)

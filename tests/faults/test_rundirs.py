@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from rnnlab import Forecaster
 from rnnlab.data import text as text_data
 
-from .conftest import TINY_FORECAST, TINY_TEXT, Case, assert_refused, run_in_process, snapshot
+from .conftest import TINY_FORECAST, TINY_TEXT, Case, assert_refused, run_in_process, run_process, snapshot
 
 
 def _copy(src: Path, dst: Path) -> Path:
@@ -136,6 +136,18 @@ def test_a_failed_run_leaves_no_directory(case, world, tmp_path, capsys, monkeyp
     before = snapshot(world.root, tmp_path)
     code, _, err = run_in_process(case.argv(world, tmp_path), capsys, monkeypatch)
     assert_refused(code, err, case, before, snapshot(world.root, tmp_path))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no drawing process without os.fork")
+def test_a_failed_forecast_leaves_no_directory_with_the_drawing_process(world, tmp_path):
+    """The program (``python -m rnnlab``) sends the series figure to its drawing process before training; a fit
+    that fails at once must stop that process before the run is removed, or its figure re-creates the run."""
+    case = HALF[0]
+    before = snapshot(world.root, tmp_path)
+    result = run_process(case.argv(world, tmp_path), cwd=tmp_path, timeout=300)
+    assert_refused(result.returncode, result.stderr.decode(), case, before, snapshot(world.root, tmp_path))
+    time.sleep(0.5)  # a drawing process left running would write after the command's exit
+    assert not (tmp_path / "out").exists()
 
 
 def _interrupted_text_run(world, tmp_path, capsys, monkeypatch, at_step=3):

@@ -21,10 +21,10 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from rnnlab import distributed, rundir
+from rnnlab import distributed, drawing, rundir
 from rnnlab.config import resume_with, to_dict
 from rnnlab.data import series as sd
-from rnnlab.forecast import panel_run
+from rnnlab.forecast import figures, panel_run
 from rnnlab.forecast.estimator import Forecaster
 from rnnlab.forecast.settings import ForecastConfig, resolve_sizes, train_config
 from rnnlab.metrics import METRICS, forecast_metrics
@@ -117,9 +117,22 @@ def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes
         rundir.atomic_write_json(run_dir / "config.json", {
             "task": "forecast", "config": to_dict(config), "data": info, "sizes": sizes,
             "versions": rundir.versions()})
+    pngs = {}  # each figure sent as soon as its data exists: drawn meanwhile by the program's drawing process
+    if writer:
+        pngs["series"] = drawing.draw(figures.series_figure, (info["name"], history, test, sizes["val_size"]),
+                                      run_dir, "series.png")
     forecaster = Forecaster.from_config(replace(config, val_size=sizes["val_size"]))
-    forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
+    try:
+        forecaster.fit(history, run_dir=run_dir, resume=resume is not None)
+    except BaseException:
+        drawing.stop()  # nothing more is drawn into a run that is being removed, or kept for --resume
+        raise
+    if writer:
+        pngs["loss"] = drawing.draw(figures.loss_figure, (forecaster.result_.history,), run_dir, "loss.png")
     frame = forecaster.backtest(test)
+    if writer:
+        pngs["forecast"] = drawing.draw(figures.forecast_figure, (history, frame, sizes, config.cell), run_dir,
+                                        "forecast.png")
     train_values = history.to_numpy()
     scores = {name: forecast_metrics(frame["actual"], frame[name], train_values, forecaster.season_)
               for name in ("model", *BASELINES)}
@@ -139,7 +152,7 @@ def _run(config: ForecastConfig, run_dir: Path, resume, series: pd.Series, sizes
         long = frame.rename_axis("time").reset_index()
         long.insert(0, "id", str(series.name))
         rundir.atomic_write_text(run_dir / "test_forecasts.csv", long.to_csv(index=False))
-        write_report(run_dir, config, info, sizes, history, test, frame, table, forecaster)
+        write_report(run_dir, config, info, sizes, table, forecaster, pngs)
     return ForecastRun(run_dir, metrics, table, sd.describe_line(info), forecaster, frame, writer)
 
 
@@ -168,20 +181,14 @@ def _clean(scores: dict) -> dict:
     return {k: (float(v) if math.isfinite(v) else None) for k, v in scores.items()}
 
 
-def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, history: pd.Series,
-                 test: pd.Series, frame: pd.DataFrame, table: list[dict], forecaster: Forecaster) -> Path:
+def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict, table: list[dict],
+                 forecaster: Forecaster, pngs: dict[str, str]) -> Path:
     """``report.html`` with the series and its split, the forecast against the baselines, the loss curves (the
-    figures drawn by :mod:`rnnlab.drawing`: in the program's drawing process where it has one)."""
-    from rnnlab import drawing
-    from rnnlab.forecast import figures
+    figures drawn by :mod:`rnnlab.drawing`, in the program's drawing process where it has one; ``pngs``: the
+    ``series``, ``loss`` and ``forecast`` figures' names, each sent as soon as its data existed)."""
     from rnnlab.report import Section
     from rnnlab.report import write_report as write_page
 
-    series_png = drawing.draw(figures.series_figure, (info["name"], history, test, sizes["val_size"]), run_dir,
-                              "series.png")
-    forecast_png = drawing.draw(figures.forecast_figure, (history, frame, sizes, config.cell), run_dir,
-                                "forecast.png")
-    loss_png = drawing.draw(figures.loss_figure, (forecaster.result_.history,), run_dir, "loss.png")
     drawing.wait()
 
     skip = ("an RNN learning the residual of a least-squares linear autoregression (the linear skip starts "
@@ -190,15 +197,15 @@ def write_report(run_dir: Path, config: ForecastConfig, info: dict, sizes: dict,
         Section("Data", sd.describe_line(info) + f". Source: {info['source']}.\n\n"
                 f"Lookback {sizes['lookback']}, horizon {sizes['horizon']}, season {sizes['season']}; the last "
                 f"{sizes['test_size']} points test, the {sizes['val_size']} before them validate.",
-                figures=[series_png]),
+                figures=[pngs["series"]]),
         Section("Test metrics", f"Model: {skip}, {config.cell} hidden {forecaster.model_.net.rnn.hidden_size} x "
                 f"{config.num_layers}, strategy {config.strategy}. MAPE and sMAPE in percent; MASE scaled by "
                 "the in-sample seasonal-naive error. Every row forecasts the same test points from the same "
                 "origins.", table=[{k: row[k] for k in ("model", *METRICS)} for row in table],
-                figures=[forecast_png]),
+                figures=[pngs["forecast"]]),
         Section("Training", f"{forecaster.result_.epochs} epochs in {forecaster.result_.seconds:.1f} s "
                 f"(stopped: {forecaster.result_.stopped}); the weights of the best validation loss are kept.",
-                figures=[loss_png]),
+                figures=[pngs["loss"]]),
     ])
 
 
