@@ -68,6 +68,16 @@ def test_batches_split_each_batch_disjointly_across_ranks():
             torch.testing.assert_close(torch.cat([halves[0][b][k], halves[1][b][k]]), whole[b][k])
 
 
+def test_a_global_model_trains_at_most_epochs_times_batches_per_epoch_steps():
+    history, _ = seasonal_panel(6, 36, season=6, seed=0).split(6)
+    settings = dict(horizon=3, season=6, lookback=12, hidden_size=4, batches_per_epoch=2, quiet=True, device="cpu")
+    f = PanelForecaster(epochs=2, **settings).fit(history)
+    assert f.sizes_["steps"] == 4 and f.result_.steps == 4  # 2 epochs of 2 batches
+    assert PanelForecaster(epochs=2, steps=3, **settings).resolve(history)["steps"] == 3  # whichever ends first
+    assert PanelForecaster(**settings).resolve(history)["steps"] == 600  # the default 300 epochs of 2 batches
+    assert PanelForecaster(**{**settings, "batches_per_epoch": 50}).resolve(history)["steps"] == 2000  # 2000
+
+
 @pytest.fixture(scope="module")
 def fitted():
     panel = seasonal_panel(12, 48, season=6, seed=0)

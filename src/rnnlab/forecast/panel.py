@@ -110,9 +110,12 @@ class PanelForecaster:
                             ("hidden_size", hidden), ("batch_size", batch), ("batches_per_epoch", c.batches_per_epoch)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
+        steps = c.steps
+        if mode == "global":  # its epoch is batches_per_epoch batches: the budget is whichever ends first
+            steps = min(steps or GLOBAL_STEPS, c.epochs * c.batches_per_epoch if c.epochs else GLOBAL_STEPS)
         return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
                 "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
-                "batch_size": int(batch), "steps": c.steps or (GLOBAL_STEPS if mode == "global" else None),
+                "batch_size": int(batch), "steps": steps,
                 "quantiles": list(quantiles) if quantiles else None, "covariates": None,
                 **resolve_schedule(c, global_model=mode == "global")}
 

@@ -60,8 +60,9 @@ class ForecastConfig:
     static_columns: str | None = None  # global model: CSV columns holding one value per series, "a,b"
     calendar: bool | None = None  # global model: calendar features of the dates (None: where the frequency is known)
     # training
-    epochs: int = 300  # one series: passes over the training windows (an upper bound: early stopping)
+    epochs: int = 300  # passes over the training windows (a global model: of batches_per_epoch); an upper bound
     steps: int | None = None  # optimizer updates budget (None: no limit; a global model: 2000, cosine to 0)
+    # (a global model trains min(steps, epochs x batches_per_epoch) steps: 2000 by default; early stopping too)
     minutes: float | None = None  # wall-clock budget (None: no limit)
     batch_size: int | None = None  # windows per step; None: 32 for one series, 256 for a global model
     lr: float = 3e-3  # Adam learning rate
