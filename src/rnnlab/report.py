@@ -103,7 +103,8 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 def log_scale(ax: Any, axis: str = "y") -> None:
     """Put ``ax``'s ``axis`` ("x" or "y") on a log scale labelled in plain text: decades as 10⁻³, 10⁻², …; the
-    ticks between them unlabelled, unless the view spans less than a decade (then as numbers, e.g. 0.02).
+    ticks between them unlabelled, unless the view spans less than a decade: then every tick as a number
+    (0.5, 0.6, 1, 2), except a 0.9 (9, 90) next to its decade's label, which it would touch.
 
     matplotlib's own labels are mathtext (its parser costs ~0.2 s of a figure's first draw) and label some
     minor ticks when a decade is only partly in view (a stray "3×10⁰" at the top of an axis).
@@ -113,15 +114,23 @@ def log_scale(ax: Any, axis: str = "y") -> None:
     target = ax.yaxis if axis == "y" else ax.xaxis
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
 
+    def narrow() -> bool:  # less than a decade in view
+        low, high = sorted(target.get_view_interval())
+        return low > 0 and math.log10(high / low) < 1
+
     def major(value: float, _position: int) -> str:
         exponent = math.log10(value) if value > 0 else math.nan
-        if not math.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9:
+        if not math.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-9 or narrow():
             return f"{value:g}"
         return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
 
     def minor(value: float, _position: int) -> str:
-        low, high = sorted(target.get_view_interval())
-        return f"{value:g}" if low > 0 and math.log10(high / low) < 1 else ""
+        if not narrow() or value <= 0:
+            return ""
+        decade = 10.0 ** math.floor(math.log10(value) + 1e-9)
+        if round(value / decade) == 9 and 10 * decade <= max(target.get_view_interval()):
+            return ""
+        return f"{value:g}"
 
     target.set_major_formatter(FuncFormatter(major))
     target.set_minor_formatter(FuncFormatter(minor))
