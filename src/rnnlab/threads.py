@@ -88,12 +88,12 @@ def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
     that is recent: see the module docstring); None where it cannot be read."""
     global _watch
     try:
-        now = _machine_busy(), time.process_time(), time.perf_counter()
+        now = _now()
         if _watch is None or not 0 <= now[2] - _watch[2] <= RECENT_SECONDS:
             _watch = now
         if now[2] - _watch[2] < seconds:
             time.sleep(seconds - (now[2] - _watch[2]))
-            now = _machine_busy(), time.process_time(), time.perf_counter()
+            now = _now()
         (before, own_before, clock), (after, own_after, end) = _watch, now
         _watch, elapsed = now, end - clock
     except OSError:
@@ -106,10 +106,15 @@ def busy_others(seconds: float = SAMPLE_SECONDS) -> float | None:
     return max(0.0, machine - (own_after - own_before) / elapsed)
 
 
+def _now() -> tuple[int, float, float]:
+    """``(machine busy ticks, own CPU seconds, clock)``: one end of an interval :func:`busy_others` watches."""
+    return _machine_busy(), time.process_time(), time.perf_counter()
+
+
 def _start_watch() -> tuple[int, float, float] | None:
-    """``(machine busy ticks, own CPU seconds, clock)`` now: where :func:`busy_others` starts watching."""
+    """:func:`_now` at import, where :func:`busy_others` starts watching (None where ``/proc`` is missing)."""
     try:
-        return _machine_busy(), time.process_time(), time.perf_counter()
+        return _now()
     except OSError:
         return None
 

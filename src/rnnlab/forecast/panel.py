@@ -112,7 +112,9 @@ class PanelForecaster:
                 raise ValueError(f"forecast: {name} must be a positive integer, got {value!r}")
         steps = c.steps
         if mode == "global":  # its epoch is batches_per_epoch batches: the budget is whichever ends first
-            steps = min(steps or GLOBAL_STEPS, c.epochs * c.batches_per_epoch if c.epochs else GLOBAL_STEPS)
+            steps = steps or GLOBAL_STEPS
+            if c.epochs:
+                steps = min(steps, c.epochs * c.batches_per_epoch)
         return {"mode": mode, "season": int(season), "horizon": int(horizon), "lookbacks": lookbacks,
                 "lookback": int(max(lookbacks)), "val_size": int(val_size), "hidden_size": int(hidden),
                 "batch_size": int(batch), "steps": steps,
@@ -160,7 +162,7 @@ class PanelForecaster:
         c = self.config
         names = self.sizes_.get("covariates") or {}
         sizes = tuple(len(names.get(k, ())) for k in ("future", "past", "static"))
-        regressors = len([c for c in names.get("future", ()) if c not in names.get("calendar", ())])
+        regressors = len([n for n in names.get("future", ()) if n not in names.get("calendar", ())])
         return GlobalNet(lookback, self.horizon_, max(self.season_, 1), c.cell, self.sizes_["hidden_size"],
                          c.num_layers, c.dropout, engine=c.engine, quantiles=self.quantiles_, covariates=sizes,
                          regressors=regressors)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from rnnlab.data.panel import Panel
 from rnnlab.metrics import METRICS
-from rnnlab.report import log_scale
+from rnnlab.report import log_scale, new_figure
 
 
 def pick_series(series_metrics: pd.DataFrame) -> list[tuple[str, str]]:
@@ -27,11 +27,7 @@ def pick_series(series_metrics: pd.DataFrame) -> list[tuple[str, str]]:
 
 def grid_figure(history: Panel, frame: pd.DataFrame, series_metrics: pd.DataFrame, horizon: int, lookback: int):
     """The best, median and worst series: the points before the test, the test, the model, seasonal naive."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     picks = pick_series(series_metrics)
     fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.6 * len(picks)), squeeze=False)
     for ax, (label, name) in zip(axes[:, 0], picks):
@@ -56,11 +52,7 @@ def grid_figure(history: Panel, frame: pd.DataFrame, series_metrics: pd.DataFram
 
 def mase_figure(series_metrics: pd.DataFrame):
     """Each series' MASE: the model's against the seasonal naive's (below the diagonal: the model wins)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     x, y = series_metrics["seasonal_naive_mase"].to_numpy(), series_metrics["model_mase"].to_numpy()
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -115,12 +107,7 @@ def write_report(run_dir: Path, config, panel: Panel, history: Panel, frame: pd.
 
 def loss_figure(rows: list[dict], validated: bool):
     """Every member's training and validation loss per step (``rows``: the training history)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = new_figure(6, 3.2)
     for k in sorted({r["member"] for r in rows}):
         mine = [r for r in rows if r["member"] == k]
         ax.plot([r["step"] for r in mine], [r["train_loss"] for r in mine], label=f"member {k}: train")
@@ -130,6 +117,16 @@ def loss_figure(rows: list[dict], validated: bool):
     ax.set_ylabel("MASE-scaled absolute error")
     ax.legend(fontsize=7)
     return fig
+
+
+def _pyplot():
+    """pyplot on the Agg backend, for the figures of several axes (:func:`rnnlab.report.new_figure` makes one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _summary(metrics: dict) -> list[str]:
