@@ -311,6 +311,11 @@ def test_budgets_whichever_ends_first():
     result = fit(nn.Linear(3, 1), Regression(), TrainConfig(epochs=100, steps=11, quiet=True))
     assert (result.steps, result.epochs, result.stopped) == (11, 1, "budget")
     assert result.history[-1]["step"] == 11  # the last steps are evaluated too
+    # a step budget that ends with an epoch's last batch counts that epoch (Regression: 8 batches an epoch)
+    result = fit(nn.Linear(3, 1), Regression(), TrainConfig(steps=16, quiet=True))
+    assert (result.steps, result.epochs, result.history[-1]["epoch"]) == (16, 2, 2)
+    result = fit(nn.Linear(3, 1), Regression(), TrainConfig(steps=17, quiet=True))
+    assert (result.steps, result.epochs, result.history[-1]["epoch"]) == (17, 2, 2)
     timed = fit(nn.Linear(3, 1), Regression(), TrainConfig(minutes=0.002, epochs=100_000, quiet=True))
     assert timed.stopped == "budget" and timed.epochs < 100_000 and timed.seconds >= 0.12
 

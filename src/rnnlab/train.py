@@ -264,6 +264,7 @@ def _train(loop: "_Loop", interrupt: threading.Event) -> str:
     while True:
         # -- budgets known without asking the other ranks (a resumed run may have spent them)
         if config.steps is not None and p.step >= config.steps:
+            loop.end_epoch_if_spent()
             return "budget"
         if config.patience is not None and p.bad_evals >= config.patience:
             return "early"
@@ -348,6 +349,16 @@ class _Loop:
         p = self.p
         p.epoch, p.position, self.batches, self.state = p.epoch + 1, 0, None, None
         self.epoch_generator_state = self.generator.get_state()
+
+    def end_epoch_if_spent(self) -> None:
+        """At the end of a step budget: count the epoch whose last batch was the last step, as the loop's next
+        step would have (else ``steps = epochs × batches`` reported one epoch less, and the last history row
+        the epoch before). One batch is drawn to see; the ranks agree as at any epoch's end."""
+        if self.batches is None or self.p.position == 0:
+            return
+        spent = next(self.batches, _END) is _END
+        if self.world.agree(spent, None, False, self.elapsed()).epoch_ended:
+            self.end_epoch()
 
     def step(self, loss: Tensor, carried: Any, now: Agreement) -> None:
         """Backward, clip, set the learning rate, step; carry the state (detached); count; show progress."""

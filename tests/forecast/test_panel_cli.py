@@ -38,6 +38,8 @@ def test_panel_run_writes_what_anyone_can_recompute(tmp_path, capsys):
     assert {"task", "test", "baselines", "horizon", "lookback", "train_seconds", "epochs"} <= set(metrics)
     assert metrics["series"] == 6 and metrics["mode"] == "global" and set(metrics["beats"]) == {
         "naive", "seasonal_naive", "linear"}
+    # one epoch of 2 batches for each of the 3 members: "epochs" per network, "steps" all members' together
+    assert (metrics["lookbacks"], metrics["epochs"], metrics["steps"]) == ([24, 36, 48], 1, 6)
     forecasts = pd.read_csv(out / "test_forecasts.csv")
     assert list(forecasts.columns) == ["id", "time", "actual", "model", "naive", "seasonal_naive", "linear"]
     assert len(forecasts) == 36 and forecasts.groupby("id").size().eq(6).all()

@@ -151,10 +151,13 @@ def run(config: ForecastConfig, run_dir: Path, resume: bool, writer: bool) -> Pa
 
 
 def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
-    """``metrics.json``: DESIGN's keys (means over series) plus the panel's counts."""
+    """``metrics.json``: DESIGN's keys (means over series) plus the panel's counts. ``epochs`` is what one
+    network trained, as in a single series' run: the mean over the global model's members (its ``steps``
+    are all members' together) or over the local models' series."""
     result = forecaster.result_
-    if result is not None:
-        seconds, epochs = float(result.seconds), int(result.epochs)
+    if result is not None:  # global: the members' fits summed
+        seconds = float(result.seconds)
+        epochs = int(round(result.epochs / max(1, len(forecaster.lookbacks_))))
     else:  # local: the sum of the per-series fits, their mean epochs
         fits = [f.result_ for f in forecaster.forecasters_.values() if f is not None]
         seconds = float(sum(r.seconds for r in fits))
