@@ -123,8 +123,9 @@ def summary_lines(result) -> list[str]:
         cells = [f"{n}{'%' if n in ('mape', 'smape', 'coverage') else ''} {_pm(b, method, n)}" for n in names
                  if b["mean"][method].get(n) is not None]
         lines.append(f"{row['model']:<{width}}  " + "  ".join(cells))
-    table = getattr(result.forecaster, "covariates_", None)  # the last fit's columns left out, if any
-    return lines + (table.notes() if table is not None else [])
+    from rnnlab.forecast.panel_run import covariate_notes
+
+    return lines + covariate_notes(result.forecaster)
 
 
 def _pm(b: dict, method: str, name: str) -> str:

@@ -157,7 +157,7 @@ def _metrics(forecaster: PanelForecaster, summary: dict, sizes: dict) -> dict:
     result = forecaster.result_
     if result is not None:  # global: the members' fits summed
         seconds = float(result.seconds)
-        epochs = int(round(result.epochs / max(1, len(forecaster.lookbacks_))))
+        epochs = int(round(result.epochs / len(forecaster.lookbacks_)))
     else:  # local: the sum of the per-series fits, their mean epochs
         fits = [f.result_ for f in forecaster.forecasters_.values() if f is not None]
         seconds = float(sum(r.seconds for r in fits))
@@ -221,8 +221,13 @@ def summary_lines(result: PanelRun) -> list[str]:
         lines.extend(interval_lines(m))
     if m["mode"] == "local":
         lines.append(local_line(m["choices"], m["validation"]))
-    table = getattr(result.forecaster, "covariates_", None)
-    return lines + (table.notes() if table is not None else [])
+    return lines + covariate_notes(result.forecaster)
+
+
+def covariate_notes(forecaster) -> list[str]:
+    """A line for each covariate column the (last) fit left out (:meth:`CovariateTable.notes`); none without."""
+    table = getattr(forecaster, "covariates_", None)
+    return table.notes() if table is not None else []
 
 
 def local_line(choices: dict, validation: dict) -> str:
